@@ -1,0 +1,174 @@
+"""Assertions shared by the test files, with messages a student can act on.
+
+Every value a student function returns is first turned into a plain float
+``np.ndarray`` or ``float`` (a subclass or an object with a lying ``__eq__``
+gains nothing), then compared with a tolerance from course.yaml. A hidden
+case never prints the expected values, only shapes and how far off it was.
+
+This module is imported by the test files, both by our grader and by
+otter-grader inside autograder.zip, so it needs only numpy and PyYAML.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_settings: dict[str, float] = {}
+
+
+def configure(rtol: float, atol: float, seed: int) -> None:
+    """Set the tolerances and seed (the grader calls this with course.yaml's values)."""
+    _settings.update(rtol=rtol, atol=atol, seed=seed)
+
+
+def _setting(key: str) -> float:
+    if not _settings:
+        from autograder.course import load_course
+
+        course = load_course(Path(__file__).resolve().parents[1] / "course.yaml")
+        configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
+    return _settings[key]
+
+
+def rng(label: str) -> np.random.Generator:
+    """A random generator seeded by the course seed and a label, the same on every run."""
+    return np.random.default_rng([int(_setting("seed")), zlib.crc32(label.encode())])
+
+
+def random_params(label: str, d_in: int, h: int, d_out: int) -> dict[str, np.ndarray]:
+    """Network parameters with the pinned shapes, drawn from a seeded generator."""
+    gen = rng(label)
+    return {
+        "W1": gen.normal(size=(d_in, h)),
+        "b1": gen.normal(size=h),
+        "W2": gen.normal(size=(h, d_out)),
+        "b2": gen.normal(size=d_out),
+    }
+
+
+def copy_of(value: Any) -> Any:
+    """A deep copy of arrays inside dicts, lists and tuples (to detect changes)."""
+    if isinstance(value, dict):
+        return {k: copy_of(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(copy_of(v) for v in value)
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "None (did you forget `return`?)"
+    return f"a {type(value).__name__}"
+
+
+def as_array(value: Any, what: str) -> np.ndarray:
+    """The value as a float64 array, or an AssertionError saying what it was instead."""
+    if isinstance(value, (list, tuple, dict)) or value is None or isinstance(value, str):
+        raise AssertionError(f"{what} is {_describe(value)}; expected a NumPy array")
+    try:
+        array = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise AssertionError(f"{what} is {_describe(value)}; expected a NumPy array") from None
+    return np.asarray(array).view(np.ndarray)
+
+
+def as_number(value: Any, what: str) -> float:
+    """The value as a float; an array of one element is not accepted."""
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        raise AssertionError(
+            f"{what} is an array of shape {value.shape}; expected one number "
+            "(the mean over every element)"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.ndarray)):
+        raise AssertionError(f"{what} is {_describe(value)}; expected one number (a float)")
+    return float(value)
+
+
+def as_tuple(value: Any, length: int, what: str) -> tuple:
+    if not isinstance(value, (tuple, list)) or len(value) != length:
+        raise AssertionError(f"{what} is {_describe(value)}; expected a tuple of {length} items")
+    return tuple(value)
+
+
+def as_dict(value: Any, keys: list[str], what: str) -> dict:
+    if not isinstance(value, dict):
+        raise AssertionError(f"{what} is {_describe(value)}; expected a dict")
+    missing = [k for k in keys if k not in value]
+    extra = [k for k in value if k not in keys]
+    if missing or extra:
+        raise AssertionError(
+            f"{what} has keys {sorted(value)}; expected exactly {sorted(keys)}"
+        )
+    return value
+
+
+def expect_shape(value: Any, shape: tuple, what: str) -> np.ndarray:
+    array = as_array(value, what)
+    if array.shape != tuple(shape):
+        raise AssertionError(f"{what} has shape {array.shape}; expected {tuple(shape)}")
+    return array
+
+
+def expect_close(value: Any, expected: Any, what: str, reveal: bool = False) -> None:
+    """Compare with the tolerance of course.yaml; reveal=True (public cases) shows the answer."""
+    expected = np.asarray(expected, dtype=np.float64)
+    if expected.ndim == 0:
+        got = np.asarray(as_number(value, what))
+    else:
+        got = expect_shape(value, expected.shape, what)
+    if not np.all(np.isfinite(got)):
+        raise AssertionError(f"{what} contains nan or inf")
+    close = np.isclose(got, expected, rtol=_setting("rtol"), atol=_setting("atol"))
+    if close.all():
+        return
+    if reveal:
+        raise AssertionError(f"{what} is {np.round(got, 6).tolist()}; "
+                             f"expected {np.round(expected, 6).tolist()}")
+    worst = float(np.max(np.abs(got - expected)))
+    raise AssertionError(
+        f"{what} has wrong values: {int((~close).sum())} of {close.size} differ from the "
+        f"correct answer (largest difference {worst:.3g})"
+    )
+
+
+def expect_unchanged(before: Any, after: Any, what: str) -> None:
+    """Inputs must come back exactly as they were given."""
+    if isinstance(before, dict):
+        if set(before) != set(after):
+            raise AssertionError(f"{what} was changed: its keys are now {sorted(after)}")
+        for key in before:
+            expect_unchanged(before[key], after[key], f"{what}[{key!r}]")
+        return
+    if not np.array_equal(np.asarray(before), np.asarray(after)):
+        raise AssertionError(
+            f"{what} was changed by your function; compute new arrays instead of "
+            "modifying the ones you were given"
+        )
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| / max(1e-8, |a| + |b|), the gradient-check measure."""
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def numerical_gradient(loss_of, params: dict[str, np.ndarray], step: float = 1e-5) -> dict:
+    """Centred differences (L(p + h) - L(p - h)) / 2h for every entry of every parameter."""
+    grads = {}
+    for key, value in params.items():
+        grad = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            saved = value[index]
+            try:
+                value[index] = saved + step
+                plus = loss_of(params)
+                value[index] = saved - step
+                minus = loss_of(params)
+            finally:
+                value[index] = saved
+            grad[index] = (plus - minus) / (2 * step)
+        grads[key] = grad
+    return grads

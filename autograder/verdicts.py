@@ -1,0 +1,162 @@
+"""Run the otter test files against a submission: one verdict per test case.
+
+The test files run here, in the trusted process. Where a test expects the
+student's function, it gets a ``StudentFunction``: a callable that sends the
+arguments to the sandboxed child and brings back plain data. Points come from
+otter's own parsing (``ExceptionTestFile``), so our totals follow otter's rules.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import checks, wire
+from autograder.course import Course, CourseError, Exercise
+from autograder.sandbox import Loaded, StudentFault, Worker
+
+
+@dataclass(frozen=True)
+class CaseVerdict:
+    """One test case's outcome; message is safe to show the student."""
+
+    exercise: str
+    name: str
+    description: str
+    points: float
+    hidden: bool
+    passed: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything the grading process learned from one submission."""
+
+    loaded: Loaded
+    verdicts: tuple[CaseVerdict, ...]
+    output: str
+
+
+@dataclass(frozen=True)
+class Suite:
+    exercise: Exercise
+    test_file: Any  # otter.test_files.ExceptionTestFile
+
+
+def load_suites(course: Course, public_only: bool = False) -> list[Suite]:
+    """Parse one otter test file per exercise; check the points against course.yaml."""
+    key = "tests.public" if public_only else "tests.source"
+    folder = course.path(key)
+    if str(course.root) not in sys.path:
+        sys.path.insert(0, str(course.root))
+    checks.configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
+    from otter.test_files import ExceptionTestFile
+
+    suites = []
+    for exercise in course.exercises:
+        path = folder / f"{exercise.id}.py"
+        if not path.is_file():
+            raise CourseError(f"{course.source.name}: exercise '{exercise.id}' has no test "
+                              f"file {path.relative_to(course.root)} (looked in {key})")
+        try:
+            test_file = ExceptionTestFile.from_file(str(path))
+        except Exception as err:
+            raise CourseError(f"{path.relative_to(course.root)}: cannot be loaded as an otter "
+                              f"test file: {type(err).__name__}: {err}") from None
+        if not public_only and test_file.possible != exercise.points:
+            raise CourseError(
+                f"{course.source.name}: exercise '{exercise.id}' is worth {exercise.points:g} "
+                f"points but the cases of {path.relative_to(course.root)} add up to "
+                f"{test_file.possible:g}")
+        suites.append(Suite(exercise, test_file))
+    return suites
+
+
+def _unreadable(value: Any) -> wire.Unreadable | None:
+    if isinstance(value, wire.Unreadable):
+        return value
+    items = value.values() if isinstance(value, dict) else value
+    if isinstance(value, (dict, list, tuple)):
+        return next(filter(None, map(_unreadable, items)), None)
+    return None
+
+
+def _write_back(original: Any, after: Any) -> None:
+    """Copy a student's changes to an argument back into the test's own object."""
+    if isinstance(original, np.ndarray) and isinstance(after, np.ndarray):
+        if original.shape == after.shape and original.flags.writeable:
+            np.copyto(original, after, casting="unsafe")
+    elif isinstance(original, dict) and isinstance(after, dict):
+        for key in [k for k in original if k not in after]:
+            del original[key]
+        for key, value in after.items():
+            same_shape = np.shape(original.get(key)) == np.shape(value)
+            if isinstance(original.get(key), np.ndarray) and same_shape:
+                _write_back(original[key], value)
+            else:
+                original[key] = value
+    elif isinstance(original, (list, tuple)) and isinstance(after, (list, tuple)):
+        for item, item_after in zip(original, after):
+            _write_back(item, item_after)
+
+
+class StudentFunction:
+    """Stands in for the student's function inside a test case."""
+
+    def __init__(self, worker: Worker, name: str):
+        self.worker = worker
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        loaded = self.worker.loaded
+        if loaded.status != "ok":
+            raise StudentFault(loaded.status, f"{self.name} could not run. {loaded.message}")
+        if self.name not in loaded.functions:
+            raise StudentFault("missing", f"{self.name} is not defined in your file "
+                               "(check the spelling of its name)")
+        try:
+            value, args_after, kwargs_after = self.worker.call(self.name, args, kwargs)
+        except StudentFault as fault:
+            raise StudentFault(fault.kind, f"{self.name} {fault}") from None
+        for original, after in zip(args, args_after):
+            _write_back(original, after)
+        for key, after in kwargs_after.items():
+            _write_back(kwargs[key], after)
+        odd = _unreadable(value)
+        if odd is not None:
+            raise StudentFault("error", f"{self.name} returned {odd!r}, which the grader "
+                               "cannot read; return NumPy arrays, floats, tuples or dicts")
+        return value
+
+
+def _run_case(case: Any, env: dict) -> tuple[bool, str]:
+    try:
+        case.body.call_func(env)
+    except AssertionError as err:
+        return False, str(err) or "a check failed"
+    except StudentFault as fault:
+        return False, str(fault)
+    except Exception as err:  # the test tripped over an unexpected value
+        return False, f"the grader could not use your result ({type(err).__name__})"
+    return True, "passed"
+
+
+def run_submission(course: Course, suites: list[Suite], submission: Path) -> Run:
+    """Load the submission in a sandboxed worker and run every case against it."""
+    with Worker(submission, course.limits) as worker:
+        loaded = worker.load()
+        env = {name: StudentFunction(worker, name) for name in course.functions}
+        verdicts = []
+        for suite in suites:
+            for case in suite.test_file.test_cases:
+                passed, message = _run_case(case, env)
+                func = case.body.test_func
+                verdicts.append(CaseVerdict(
+                    suite.exercise.id, func.__name__, (func.__doc__ or "").strip(),
+                    float(case.points), case.hidden, passed, message))
+        return Run(loaded, tuple(verdicts), worker.output())

@@ -1,0 +1,170 @@
+OK_FORMAT = False
+name = "backprop"
+
+import numpy as np
+from otter.test_files import test_case
+
+from autograder.checks import (
+    as_dict,
+    as_tuple,
+    copy_of,
+    expect_close,
+    expect_shape,
+    expect_unchanged,
+    random_params,
+    rng,
+)
+
+KEYS = ["W1", "b1", "W2", "b2"]
+
+
+@test_case(points=2)
+def sigmoid_grad_small_example(sigmoid_grad):
+    """the sigmoid is steepest at 0, where its slope is 0.25"""
+    got = sigmoid_grad(np.array([0.0, 1000.0]))
+    expect_close(got, [0.25, 0.0], "sigmoid_grad([0, 1000])", reveal=True)
+
+
+@test_case(points=3)
+def dense_backward_small_example(dense_backward):
+    """dense_backward with 2 samples, 1 input and 2 outputs"""
+    grad_out = np.array([[1.0, 0.0], [2.0, -1.0]])
+    x = np.array([[3.0], [1.0]])
+    W = np.array([[1.0, 2.0]])
+    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    expect_close(got[0], [[1.0], [0.0]], "grad_x", reveal=True)
+    expect_close(got[1], [[5.0, -1.0]], "grad_W", reveal=True)
+    expect_close(got[2], [3.0, -1.0], "grad_b", reveal=True)
+
+
+@test_case(points=2)
+def backward_returns_four_gradients(backward):
+    """backward returns a dict with one gradient per parameter, shaped like it"""
+    params = random_params("public backward", 2, 3, 1)
+    x = np.array([[0.5, -1.0], [1.0, 2.0]])
+    z1 = x @ params["W1"] + params["b1"]
+    a1 = 1 / (1 + np.exp(-z1))
+    cache = {"x": x, "z1": z1, "a1": a1, "y_pred": a1 @ params["W2"] + params["b2"]}
+    grads = as_dict(backward(params, cache, np.array([[1.0], [0.0]])), KEYS, "grads")
+    for key in KEYS:
+        expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+
+
+### BEGIN HIDDEN TESTS
+from autograder.checks import numerical_gradient, relative_error
+from solutions import backprop as ref
+
+N, D_IN, H, D_OUT = 7, 5, 4, 3
+
+
+def reference_case(label, n=N):
+    """Parameters, a cache made by the reference forward pass, and targets."""
+    params = random_params(label, D_IN, H, D_OUT)
+    gen = rng(label + " data")
+    x, y = gen.normal(size=(n, D_IN)), gen.normal(size=(n, D_OUT))
+    _, cache = ref.forward(x, params)
+    return params, cache, y
+
+
+def call_backward(backward, params, cache, y):
+    grads = backward(copy_of(params), copy_of(cache), y.copy())
+    return as_dict(grads, KEYS, "grads")
+
+
+@test_case(points=3, hidden=True)
+def sigmoid_grad_on_a_matrix(sigmoid_grad):
+    """sigmoid_grad at the pre-activation, on a (7, 4) array"""
+    z = rng("sigmoid_grad").uniform(-4, 4, size=(7, 4))
+    expect_close(sigmoid_grad(z.copy()), ref.sigmoid_grad(z), "sigmoid_grad of a (7, 4) array")
+
+
+@test_case(points=2, hidden=True)
+def dense_backward_shapes(dense_backward):
+    """grad_x, grad_W, grad_b have the shapes of x, W, b"""
+    gen = rng("dense_backward shapes")
+    grad_out, x, W = gen.normal(size=(N, D_OUT)), gen.normal(size=(N, H)), gen.normal(size=(H, D_OUT))
+    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    for value, shape, what in zip(got, [(N, H), (H, D_OUT), (D_OUT,)], ["grad_x", "grad_W", "grad_b"]):
+        expect_shape(value, shape, what)
+
+
+@test_case(points=4, hidden=True)
+def dense_backward_values(dense_backward):
+    """dense_backward with n=7, d_in=4, d_out=3"""
+    gen = rng("dense_backward values")
+    grad_out, x, W = gen.normal(size=(N, D_OUT)), gen.normal(size=(N, H)), gen.normal(size=(H, D_OUT))
+    expected = ref.dense_backward(grad_out, x, W)
+    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):
+        expect_close(value, want, what)
+
+
+@test_case(points=1, hidden=True)
+def dense_backward_on_one_sample(dense_backward):
+    """dense_backward with a batch of one sample"""
+    gen = rng("dense_backward one")
+    grad_out, x, W = gen.normal(size=(1, D_OUT)), gen.normal(size=(1, H)), gen.normal(size=(H, D_OUT))
+    expected = ref.dense_backward(grad_out, x, W)
+    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):
+        expect_close(value, want, what + " for one sample")
+
+
+@test_case(points=6, hidden=True)
+def backward_output_layer(backward):
+    """gradients of W2 and b2, n=7, d_in=5, h=4, d_out=3"""
+    params, cache, y = reference_case("backward output")
+    expected = ref.backward(params, cache, y)
+    grads = call_backward(backward, params, cache, y)
+    for key in ["W2", "b2"]:
+        expect_close(grads[key], expected[key], f"grads[{key!r}]")
+
+
+@test_case(points=6, hidden=True)
+def backward_hidden_layer(backward):
+    """gradients of W1 and b1, through the sigmoid"""
+    params, cache, y = reference_case("backward hidden")
+    expected = ref.backward(params, cache, y)
+    grads = call_backward(backward, params, cache, y)
+    for key in ["W1", "b1"]:
+        expect_close(grads[key], expected[key], f"grads[{key!r}]")
+
+
+@test_case(points=3, hidden=True)
+def backward_gradient_check(backward):
+    """every gradient agrees with centred finite differences of the loss"""
+    params, cache, y = reference_case("backward numeric")
+    x = cache["x"]
+    numeric = numerical_gradient(lambda p: ref.mse(y, ref.forward(x, p)[0]), copy_of(params))
+    grads = call_backward(backward, params, cache, y)
+    for key in KEYS:
+        got = expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+        error = relative_error(got, numeric[key])
+        assert error < 1e-4, (
+            f"grads[{key!r}] disagrees with the slope of the loss measured by nudging "
+            f"{key} up and down (relative error {error:.2g})"
+        )
+
+
+@test_case(points=1, hidden=True)
+def backward_on_one_sample(backward):
+    """backward with a batch of one sample"""
+    params, cache, y = reference_case("backward one", n=1)
+    expected = ref.backward(params, cache, y)
+    grads = call_backward(backward, params, cache, y)
+    for key in KEYS:
+        expect_close(grads[key], expected[key], f"grads[{key!r}] for one sample")
+
+
+@test_case(points=2, hidden=True)
+def backward_leaves_inputs_unchanged(sigmoid_grad, dense_backward, backward):
+    """sigmoid_grad, dense_backward and backward do not modify their arguments"""
+    params, cache, y = reference_case("backward inputs")
+    before = copy_of((params, cache, y))
+    sigmoid_grad(cache["z1"])
+    dense_backward(cache["y_pred"] - y, cache["a1"], params["W2"])
+    backward(params, cache, y)
+    expect_unchanged(before[0], params, "params")
+    expect_unchanged(before[1], cache, "cache")
+    expect_unchanged(before[2], y, "y_true")
+### END HIDDEN TESTS

@@ -1,0 +1,59 @@
+OK_FORMAT = False
+name = "update"
+
+import numpy as np
+from otter.test_files import test_case
+
+from autograder.checks import as_dict, copy_of, expect_close, expect_unchanged, random_params
+
+KEYS = ["W1", "b1", "W2", "b2"]
+
+
+@test_case(points=3)
+def update_small_example(update):
+    """one step with lr = 0.1 moves each value against its gradient"""
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0]),
+              "W2": np.array([[2.0]]), "b2": np.array([-1.0])}
+    grads = {"W1": np.array([[10.0]]), "b1": np.array([-5.0]),
+             "W2": np.array([[0.0]]), "b2": np.array([1.0])}
+    new = as_dict(update(params, grads, 0.1), KEYS, "update(params, grads, 0.1)")
+    expected = {"W1": [[0.0]], "b1": [0.5], "W2": [[2.0]], "b2": [-1.1]}
+    for key in KEYS:
+        expect_close(new[key], expected[key], f"new_params[{key!r}]", reveal=True)
+
+
+### BEGIN HIDDEN TESTS
+from solutions import backprop as ref
+
+
+def reference_case(label):
+    return random_params(label, 5, 4, 3), random_params(label + " grads", 5, 4, 3)
+
+
+@test_case(points=3, hidden=True)
+def update_rule(update):
+    """p - lr * grad for every parameter, n=7, d_in=5, h=4, d_out=3"""
+    params, grads = reference_case("update rule")
+    expected = ref.update(params, grads, 0.05)
+    new = as_dict(update(copy_of(params), copy_of(grads), 0.05), KEYS, "new_params")
+    for key in KEYS:
+        expect_close(new[key], expected[key], f"new_params[{key!r}]")
+
+
+@test_case(points=2, hidden=True)
+def update_leaves_params_unchanged(update):
+    """update returns a new dict and leaves params as it was"""
+    params, grads = reference_case("update params")
+    before = copy_of(params)
+    update(params, grads, 0.05)
+    expect_unchanged(before, params, "params")
+
+
+@test_case(points=2, hidden=True)
+def update_leaves_grads_unchanged(update):
+    """update leaves grads as it was"""
+    params, grads = reference_case("update grads")
+    before = copy_of(grads)
+    update(params, grads, 0.05)
+    expect_unchanged(before, grads, "grads")
+### END HIDDEN TESTS
