@@ -31,6 +31,7 @@ class CaseVerdict:
     hidden: bool
     passed: bool
     message: str
+    fault: str = ""  # sandbox.StudentFault kind when the student's code failed, else ""
 
 
 @dataclass(frozen=True)
@@ -134,16 +135,17 @@ class StudentFunction:
         return value
 
 
-def _run_case(case: Any, env: dict) -> tuple[bool, str]:
+def _run_case(case: Any, env: dict) -> tuple[bool, str, str]:
+    """(passed, message, fault kind) for one test case."""
     try:
         case.body.call_func(env)
     except AssertionError as err:
-        return False, str(err) or "a check failed"
+        return False, str(err) or "a check failed", ""
     except StudentFault as fault:
-        return False, str(fault)
+        return False, str(fault), fault.kind
     except Exception as err:  # the test tripped over an unexpected value
-        return False, f"the grader could not use your result ({type(err).__name__})"
-    return True, "passed"
+        return False, f"the grader could not use your result ({type(err).__name__})", ""
+    return True, "passed", ""
 
 
 def run_submission(course: Course, suites: list[Suite], submission: Path) -> Run:
@@ -154,9 +156,9 @@ def run_submission(course: Course, suites: list[Suite], submission: Path) -> Run
         verdicts = []
         for suite in suites:
             for case in suite.test_file.test_cases:
-                passed, message = _run_case(case, env)
+                passed, message, fault = _run_case(case, env)
                 func = case.body.test_func
                 verdicts.append(CaseVerdict(
                     suite.exercise.id, func.__name__, (func.__doc__ or "").strip(),
-                    float(case.points), case.hidden, passed, message))
+                    float(case.points), case.hidden, passed, message, fault))
         return Run(loaded, tuple(verdicts), worker.output())

@@ -1,0 +1,30 @@
+OK_FORMAT = False
+name = "mse"
+
+import numpy as np
+from otter.test_files import test_case
+
+from autograder.checks import as_number, copy_of, expect_close, expect_unchanged, rng
+
+Y_TRUE = [1.0, 2.0, 3.0]
+Y_PRED = [1.0, 2.0, 5.0]
+
+
+@test_case(points=1)
+def mse_returns_one_number(mse):
+    """mse returns a single float, not an array"""
+    as_number(mse(np.array(Y_TRUE), np.array(Y_PRED)), "mse([1, 2, 3], [1, 2, 5])")
+
+
+@test_case(points=2)
+def mse_small_example(mse):
+    """mse([1, 2, 3], [1, 2, 5]) = (0 + 0 + 2**2) / 3"""
+    got = mse(np.array(Y_TRUE), np.array(Y_PRED))
+    expect_close(got, 4 / 3, "mse([1, 2, 3], [1, 2, 5])", reveal=True)
+
+
+@test_case(points=2)
+def mse_grad_small_example(mse_grad):
+    """mse_grad([1, 2, 3], [1, 2, 5]) = 2 * [0, 0, 2] / 3"""
+    got = mse_grad(np.array(Y_TRUE), np.array(Y_PRED))
+    expect_close(got, [0.0, 0.0, 4 / 3], "mse_grad([1, 2, 3], [1, 2, 5])", reveal=True)

@@ -1,0 +1,22 @@
+OK_FORMAT = False
+name = "update"
+
+import numpy as np
+from otter.test_files import test_case
+
+from autograder.checks import as_dict, copy_of, expect_close, expect_unchanged, random_params
+
+KEYS = ["W1", "b1", "W2", "b2"]
+
+
+@test_case(points=3)
+def update_small_example(update):
+    """one step with lr = 0.1 moves each value against its gradient"""
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0]),
+              "W2": np.array([[2.0]]), "b2": np.array([-1.0])}
+    grads = {"W1": np.array([[10.0]]), "b1": np.array([-5.0]),
+             "W2": np.array([[0.0]]), "b2": np.array([1.0])}
+    new = as_dict(update(params, grads, 0.1), KEYS, "update(params, grads, 0.1)")
+    expected = {"W1": [[0.0]], "b1": [0.5], "W2": [[2.0]], "b2": [-1.1]}
+    for key in KEYS:
+        expect_close(new[key], expected[key], f"new_params[{key!r}]", reveal=True)
