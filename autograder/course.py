@@ -117,7 +117,8 @@ _EXERCISE = {"id": _text, "title": _text, "functions": list, "points": _positive
 def _check_mapping(data: Any, schema: dict, where: str, name: str) -> None:
     """Check one mapping against its schema: no unknown keys, no missing keys, right types."""
     if not isinstance(data, dict):
-        raise CourseError(f"{name}: {where or 'the file'} must be a mapping of keys to values")
+        what = where.rstrip(".") or "the file"
+        raise CourseError(f"{name}: {what} must be a mapping of keys to values, got {data!r}")
     for key in data:
         if key not in schema:
             near = difflib.get_close_matches(str(key), list(schema), n=1)

@@ -21,12 +21,14 @@ def _case_line(case) -> str:
     mark = "✅" if case.passed else "❌"
     kind = "hidden test" if case.hidden else "test"
     earned = case.points if case.passed else 0
-    line = f"- {mark} {case.description or case.name} ({kind}, {_points(earned)}/{_points(case.points)})"
+    score = f"{_points(earned)}/{_points(case.points)}"
+    line = f"- {mark} {case.description or case.name} ({kind}, {score})"
     return line if case.passed else f"{line}  \n  {case.message}"
 
 
 def _exercise_section(ex: ExerciseScore) -> list[str]:
-    header = f"## {ex.exercise.title} ({ex.exercise.id}): {_points(ex.score)} / {_points(ex.max_score)}"
+    score = f"{_points(ex.score)} / {_points(ex.max_score)}"
+    header = f"## {ex.exercise.title} ({ex.exercise.id}): {score}"
     return ["", header, "", *(_case_line(case) for case in ex.cases)]
 
 

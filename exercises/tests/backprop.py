@@ -4,16 +4,7 @@ name = "backprop"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import (
-    as_dict,
-    as_tuple,
-    copy_of,
-    expect_close,
-    expect_shape,
-    expect_unchanged,
-    random_params,
-    rng,
-)
+from autograder.checks import as_dict, as_tuple, expect_close, expect_shape, random_params
 
 KEYS = ["W1", "b1", "W2", "b2"]
 

@@ -4,7 +4,7 @@ name = "mse"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import as_number, copy_of, expect_close, expect_unchanged, rng
+from autograder.checks import as_number, expect_close
 
 Y_TRUE = [1.0, 2.0, 3.0]
 Y_PRED = [1.0, 2.0, 5.0]

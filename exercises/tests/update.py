@@ -4,7 +4,7 @@ name = "update"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import as_dict, copy_of, expect_close, expect_unchanged, random_params
+from autograder.checks import as_dict, expect_close
 
 KEYS = ["W1", "b1", "W2", "b2"]
 

@@ -4,16 +4,7 @@ name = "backprop"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import (
-    as_dict,
-    as_tuple,
-    copy_of,
-    expect_close,
-    expect_shape,
-    expect_unchanged,
-    random_params,
-    rng,
-)
+from autograder.checks import as_dict, as_tuple, expect_close, expect_shape, random_params
 
 KEYS = ["W1", "b1", "W2", "b2"]
 
@@ -51,7 +42,13 @@ def backward_returns_four_gradients(backward):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import numerical_gradient, relative_error
+from autograder.checks import (
+    copy_of,
+    expect_unchanged,
+    numerical_gradient,
+    relative_error,
+    rng,
+)
 from solutions import backprop as ref
 
 N, D_IN, H, D_OUT = 7, 5, 4, 3
@@ -64,6 +61,12 @@ def reference_case(label, n=N):
     x, y = gen.normal(size=(n, D_IN)), gen.normal(size=(n, D_OUT))
     _, cache = ref.forward(x, params)
     return params, cache, y
+
+
+def layer_case(label, n=N):
+    """grad_out (n, 3), x (n, 4), W (4, 3) for dense_backward."""
+    gen = rng(label)
+    return gen.normal(size=(n, D_OUT)), gen.normal(size=(n, H)), gen.normal(size=(H, D_OUT))
 
 
 def call_backward(backward, params, cache, y):
@@ -81,18 +84,17 @@ def sigmoid_grad_on_a_matrix(sigmoid_grad):
 @test_case(points=2, hidden=True)
 def dense_backward_shapes(dense_backward):
     """grad_x, grad_W, grad_b have the shapes of x, W, b"""
-    gen = rng("dense_backward shapes")
-    grad_out, x, W = gen.normal(size=(N, D_OUT)), gen.normal(size=(N, H)), gen.normal(size=(H, D_OUT))
+    grad_out, x, W = layer_case("dense_backward shapes")
     got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
-    for value, shape, what in zip(got, [(N, H), (H, D_OUT), (D_OUT,)], ["grad_x", "grad_W", "grad_b"]):
+    shapes = [(N, H), (H, D_OUT), (D_OUT,)]
+    for value, shape, what in zip(got, shapes, ["grad_x", "grad_W", "grad_b"]):
         expect_shape(value, shape, what)
 
 
 @test_case(points=4, hidden=True)
 def dense_backward_values(dense_backward):
     """dense_backward with n=7, d_in=4, d_out=3"""
-    gen = rng("dense_backward values")
-    grad_out, x, W = gen.normal(size=(N, D_OUT)), gen.normal(size=(N, H)), gen.normal(size=(H, D_OUT))
+    grad_out, x, W = layer_case("dense_backward values")
     expected = ref.dense_backward(grad_out, x, W)
     got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
     for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):
@@ -102,8 +104,7 @@ def dense_backward_values(dense_backward):
 @test_case(points=1, hidden=True)
 def dense_backward_on_one_sample(dense_backward):
     """dense_backward with a batch of one sample"""
-    gen = rng("dense_backward one")
-    grad_out, x, W = gen.normal(size=(1, D_OUT)), gen.normal(size=(1, H)), gen.normal(size=(H, D_OUT))
+    grad_out, x, W = layer_case("dense_backward one", n=1)
     expected = ref.dense_backward(grad_out, x, W)
     got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
     for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):

@@ -4,16 +4,7 @@ name = "forward"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import (
-    as_dict,
-    as_tuple,
-    copy_of,
-    expect_close,
-    expect_shape,
-    expect_unchanged,
-    random_params,
-    rng,
-)
+from autograder.checks import as_dict, as_tuple, expect_close, expect_shape
 
 CACHE_KEYS = ["x", "z1", "a1", "y_pred"]
 TINY_PARAMS = {
@@ -60,6 +51,7 @@ def forward_returns_prediction_and_cache(forward):
 
 
 ### BEGIN HIDDEN TESTS
+from autograder.checks import copy_of, expect_unchanged, random_params, rng
 from solutions import backprop as ref
 
 N, D_IN, H, D_OUT = 7, 5, 4, 3

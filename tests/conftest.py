@@ -1,0 +1,43 @@
+"""Shared fixtures: the course, its parsed test files, and a one-call grader."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from autograder.course import load_course
+from autograder.scores import score_run
+from autograder.verdicts import load_suites, run_submission
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+@pytest.fixture(scope="session")
+def course():
+    return load_course(ROOT / "course.yaml")
+
+
+@pytest.fixture(scope="session")
+def quick_course(course):
+    """The course with short limits, so timeouts cost little in the suite."""
+    limits = dataclasses.replace(course.limits, call_seconds=1.0, import_seconds=5.0,
+                                 memory_mb=512)
+    return dataclasses.replace(course, limits=limits)
+
+
+@pytest.fixture(scope="session")
+def suites(course):
+    return load_suites(course)
+
+
+@pytest.fixture(scope="session")
+def grade(quick_course, suites):
+    """grade(path) -> StudentResult, with every test case (public and hidden)."""
+
+    def run(path: Path):
+        return score_run(quick_course, Path(path).stem, run_submission(quick_course, suites, path))
+
+    return run

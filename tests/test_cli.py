@@ -1,0 +1,89 @@
+"""The command line, through main(argv): exit codes, printed text, files written."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import pytest
+from conftest import ROOT
+
+from autograder.cli import main
+
+REFERENCE = ROOT / "solutions" / "backprop.py"
+STUB = ROOT / "exercises" / "backprop.py"
+COURSE = ["--course", str(ROOT / "course.yaml")]
+
+
+def test_check_passes_the_reference(capsys):
+    assert main([*COURSE, "check", str(REFERENCE)]) == 0
+    out = capsys.readouterr().out
+    assert "5 of 5 exercises pass their public tests" in out
+
+
+def test_check_on_the_stub_fails_and_says_what_to_write(capsys):
+    assert main([*COURSE, "check", str(STUB)]) == 1
+    out = capsys.readouterr().out
+    assert "mse is not written yet: it still raises NotImplementedError" in out
+    assert "0 of 5 exercises pass" in out
+
+
+def test_check_of_a_missing_file_is_one_clear_line(capsys, tmp_path):
+    assert main([*COURSE, "check", str(tmp_path / "mine.py")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'mine.py'}: no such file; pass the path of your "
+                   "backprop.py"]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A small class graded once: reference, stub, a syntax error."""
+    folder = tmp_path_factory.mktemp("class")
+    shutil.copy(REFERENCE, folder / "ada.py")
+    shutil.copy(STUB, folder / "bo.py")
+    (folder / "cy.py").write_text("def mse(:\n")
+    out = tmp_path_factory.mktemp("out")
+    assert main([*COURSE, "grade", str(folder), "--out", str(out)]) == 0
+    return out
+
+
+def test_grades_csv_has_the_pinned_header_and_one_row_per_student(graded):
+    with open(graded / "grades.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["student", "score", "max_score", "mse", "forward", "backprop",
+                       "update", "train"]
+    assert rows[1:] == [["ada", "100", "100", "15", "20", "35", "10", "20"],
+                        ["bo", "0", "100", "0", "0", "0", "0", "0"],
+                        ["cy", "0", "100", "0", "0", "0", "0", "0"]]
+
+
+def test_results_follow_gradescopes_schema(graded):
+    result = json.loads((graded / "results" / "ada.json").read_text())
+    assert result["score"] == 100
+    assert len(result["tests"]) == 42
+    for test in result["tests"]:
+        assert set(test) == {"name", "score", "max_score", "visibility", "output"}
+        assert test["visibility"] in {"visible", "after_published"}
+    assert sum(t["max_score"] for t in result["tests"]) == 100
+
+
+def test_a_broken_submission_gets_feedback_not_a_crash(graded):
+    feedback = (graded / "feedback" / "cy.md").read_text()
+    assert "**Score: 0 / 100**" in feedback
+    assert "syntax error" in feedback
+    assert "line 1 of your file" in feedback
+
+
+def test_grading_with_no_submissions_is_one_clear_line(capsys, tmp_path):
+    assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: no submissions found: pass .py files or folders that contain them\n"
+
+
+def test_a_broken_course_yaml_stops_with_exit_2(capsys, tmp_path):
+    bad = tmp_path / "course.yaml"
+    bad.write_text((ROOT / "course.yaml").read_text().replace("seed: 1234", "seed: many"))
+    assert main(["--course", str(bad), "check", str(REFERENCE)]) == 2
+    assert capsys.readouterr().err == (
+        "error: course.yaml: seed must be a whole number, got 'many'\n")
