@@ -125,7 +125,7 @@ class Worker:
         out = open(self.scratch / "stdout.txt", "ab")
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-u", str(CHILD), str(self.submission),
+                [sys.executable, "-I", "-u", "-B", str(CHILD), str(self.submission),
                  str(req_read), str(rep_write)],
                 pass_fds=(req_read, rep_write), stdin=subprocess.DEVNULL,
                 stdout=out, stderr=subprocess.STDOUT, cwd=self.scratch,

@@ -80,8 +80,8 @@ def sigmoid(z):
 
     Returns:
     - s: array of the same shape as z, every value between 0 and 1.
-      It must stay finite for very large inputs such as z = 1000 or z = -1000
-      (e**1000 is too big for a float: find a way not to compute it).
+      It must give 1 and 0 (never nan) for very large inputs such as
+      z = 1000 and z = -1000, where e**1000 is too big for a float.
     """
     ### BEGIN SOLUTION
     e = np.exp(-np.abs(z))

@@ -45,6 +45,7 @@ def graded(tmp_path_factory):
     (folder / "cy.py").write_text("def mse(:\n")
     out = tmp_path_factory.mktemp("out")
     assert main([*COURSE, "grade", str(folder), "--out", str(out)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == ["ada.py", "bo.py", "cy.py"]
     return out
 
 

@@ -29,7 +29,7 @@ def test_a_broken_file_gets_a_clear_load_status(tmp_path, quick_course, source, 
 
 
 CALL_CASES = [
-    ("def f(x):\n    return 1 / 0\n", "error", "raised ZeroDivisionError: division by zero (line 2"),
+    ("def f(x):\n    return 1 / 0\n", "error", "raised ZeroDivisionError: division by zero"),
     ("def f(x):\n    raise NotImplementedError()\n", "todo", "not written yet"),
     ("def f(x):\n    while True:\n        pass\n", "timeout", "did not finish within 1 s"),
     ("import sys\ndef f(x):\n    sys.exit(1)\n", "exit", "called sys.exit(1)"),
@@ -80,13 +80,21 @@ def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_cour
     assert not np.array_equal(value, np.ones(3))
 
 
-def test_student_prints_are_kept_for_the_instructor_and_cut(tmp_path, quick_course):
+def test_student_prints_are_kept_for_the_instructor(tmp_path, quick_course):
     path = tmp_path / "backprop.py"
-    path.write_text("print('loading')\ndef f(x):\n    print('x' * 200000)\n    return x\n")
+    path.write_text("print('loading')\ndef f(x):\n    print('called', x)\n    return x\n")
+    with Worker(path, quick_course.limits) as worker:
+        worker.load()
+        worker.call("f", (1.0,), {})
+        assert worker.output() == "loading\ncalled 1.0\n"
+
+
+def test_student_prints_are_cut_at_the_limit(tmp_path, quick_course):
+    path = tmp_path / "backprop.py"
+    path.write_text("def f(x):\n    print('x' * 200000)\n    return x\n")
     with Worker(path, quick_course.limits) as worker:
         worker.load()
         worker.call("f", (1.0,), {})
         output = worker.output()
-    assert output.startswith("loading\n")
     assert output.endswith("[... output cut]")
     assert len(output) < quick_course.limits.output_kb * 1024 + 100

@@ -9,10 +9,10 @@ from autograder.checks import as_dict, as_number, as_tuple, expect_shape
 KEYS = ["W1", "b1", "W2", "b2"]
 
 
-def curve(n=40):
-    """A small regression task: 40 points of a sine wave."""
-    x = np.linspace(-2.0, 2.0, n).reshape(-1, 1)
-    return x, np.sin(1.5 * x)
+def curve(n=32):
+    """A small regression task that a straight line cannot fit: sin(2x) + x**2."""
+    x = np.linspace(-1.0, 1.0, n).reshape(-1, 1)
+    return x, np.sin(2.0 * x) + x**2
 
 
 def run_train(train, *args, **kwargs):

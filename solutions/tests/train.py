@@ -9,10 +9,10 @@ from autograder.checks import as_dict, as_number, as_tuple, expect_shape
 KEYS = ["W1", "b1", "W2", "b2"]
 
 
-def curve(n=40):
-    """A small regression task: 40 points of a sine wave."""
-    x = np.linspace(-2.0, 2.0, n).reshape(-1, 1)
-    return x, np.sin(1.5 * x)
+def curve(n=32):
+    """A small regression task that a straight line cannot fit: sin(2x) + x**2."""
+    x = np.linspace(-1.0, 1.0, n).reshape(-1, 1)
+    return x, np.sin(2.0 * x) + x**2
 
 
 def run_train(train, *args, **kwargs):
@@ -42,10 +42,10 @@ def baseline(y):
 
 @test_case(points=5, hidden=True)
 def train_loss_goes_down(train):
-    """the loss falls during training (200 epochs)"""
+    """the loss falls during training (100 epochs)"""
     x, y = curve()
-    _, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=200, seed=1)
-    assert len(losses) == 200, f"losses has {len(losses)} values; expected 200"
+    _, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=100, seed=1)
+    assert len(losses) == 100, f"losses has {len(losses)} values; expected 100"
     assert np.all(np.isfinite(losses)), "some losses are nan or inf"
     assert losses[-1] < 0.8 * losses[0], (
         f"the loss went from {losses[0]:.3g} to {losses[-1]:.3g}; it should fall clearly"
@@ -54,10 +54,10 @@ def train_loss_goes_down(train):
 
 @test_case(points=8, hidden=True)
 def train_fits_the_curve(train):
-    """with the default settings the final loss is far below the baseline"""
+    """after 400 epochs the loss is far below that of always predicting the mean"""
     x, y = curve()
-    _, losses = run_train(train, x, y)
-    assert len(losses) == 2000, f"losses has {len(losses)} values; expected 2000"
+    _, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=400, seed=0)
+    assert len(losses) == 400, f"losses has {len(losses)} values; expected 400"
     target = 0.1 * baseline(y)
     assert losses[-1] < target, (
         f"the final loss is {losses[-1]:.3g}; a trained network should get below "
@@ -70,7 +70,7 @@ def train_several_outputs(train):
     """train on 30 samples with 2 inputs and 2 outputs"""
     x = np.linspace(-1.0, 1.0, 60).reshape(30, 2)
     y = np.column_stack([x[:, 0] * x[:, 1], np.sin(2 * x[:, 0])])
-    params, losses = run_train(train, x, y, hidden_size=5, lr=0.5, epochs=300, seed=2)
+    params, losses = run_train(train, x, y, hidden_size=5, lr=0.5, epochs=150, seed=2)
     for key, shape in zip(KEYS, [(2, 5), (5,), (5, 2), (2,)]):
         expect_shape(params[key], shape, f"params[{key!r}]")
     assert losses[-1] < losses[0], "the loss did not fall with 2 inputs and 2 outputs"
@@ -82,5 +82,6 @@ def train_is_repeatable(train):
     x, y = curve(20)
     _, first = run_train(train, x, y, epochs=20, seed=3)
     _, second = run_train(train, x, y, epochs=20, seed=3)
-    assert np.allclose(first, second), "two runs with seed=3 gave different losses"
+    same = np.allclose(first, second, equal_nan=True)
+    assert same, "two runs with seed=3 gave different losses"
 ### END HIDDEN TESTS
