@@ -1,16 +1,26 @@
-"""The untrusted side: loads one student file and answers calls, nothing else.
+"""The untrusted side: a fork server, and the process that runs one student file.
 
-Run as a script (``python -I child.py SUBMISSION FD_IN FD_OUT``) in its own
-process, started by ``sandbox.Worker``. It never imports the grader, the
-reference or the tests: the only module of ours it loads is ``wire``, by path.
-Replies go to FD_OUT; the student's prints go to stdout/stderr, which the
-parent keeps for the instructor and never reads as a result.
+Run as a script, ``python -I -u -B child.py CONTROL_FD``, by ``sandbox.Zygote``.
+It imports numpy once, then waits for requests on the control socket. For each
+submission it forks: the new process limits itself, loads the student's file
+and answers calls on its own socket until it is killed. The fork server never
+loads student code, the reference or the tests, so every submission starts
+from the same clean state without paying for a fresh interpreter and numpy.
+The only module of ours it loads is ``wire``, by path.
 """
 
+import ctypes
 import importlib.util
+import json
 import os
+import resource
+import signal
+import socket
 import sys
+import time
 import traceback
+
+import numpy  # noqa: F401  (imported once here, inherited by every fork)
 
 
 def _load_wire():
@@ -22,6 +32,7 @@ def _load_wire():
 
 
 wire = _load_wire()
+PR_SET_PDEATHSIG = 1
 
 
 def _student_line(error, path):
@@ -54,10 +65,10 @@ def _load_student(path):
     return module
 
 
-def _serve(module, path, fd_in, fd_out):
+def _serve(module, path, fd):
     while True:
         try:
-            request = wire.receive(fd_in)
+            request = wire.receive(fd)
         except EOFError:
             return
         function = getattr(module, request["function"], None)
@@ -70,19 +81,82 @@ def _serve(module, path, fd_in, fd_out):
             reply = _fault(error, path)
         reply["args"] = [wire.to_plain(a) for a in args]
         reply["kwargs"] = {k: wire.to_plain(v) for k, v in kwargs.items()}
-        wire.send(fd_out, reply)
+        wire.send(fd, reply)
+
+
+def _confine(request):
+    """In the forked child, before any student code: own session, limits, output file."""
+    os.setsid()
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    for name, value in request["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    os.chdir(request["scratch"])
+    out = os.open("stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+def _run_submission(request, fd):
+    """The forked child's whole life: load the file, then answer calls."""
+    path = request["submission"]
+    try:
+        _confine(request)
+        module = _load_student(path)
+    except BaseException as error:  # a broken file is a verdict, not a crash
+        wire.send(fd, _fault(error, path))
+        return
+    names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+    wire.send(fd, {"ready": names})
+    _serve(module, path, fd)
+
+
+def _spawn(control, request, fd):
+    pid = os.fork()
+    if pid == 0:
+        control.close()
+        try:
+            _run_submission(request, fd)
+        finally:
+            os._exit(0)
+    os.close(fd)
+    return {"pid": pid}
+
+
+def _reap(pid, grace):
+    """Give the process grace seconds to end by itself, then kill its group; its exit code.
+
+    The group is killed before the process is reaped, so its id cannot have been reused.
+    """
+    deadline = time.monotonic() + grace
+    flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+    while os.waitid(os.P_PID, pid, flags) is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    _, status = os.waitpid(pid, 0)
+    return {"code": os.waitstatus_to_exitcode(status)}
 
 
 def main():
-    path, fd_in, fd_out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    try:
-        module = _load_student(path)
-    except BaseException as error:  # a broken file is a verdict, not a crash
-        wire.send(fd_out, _fault(error, path))
-        return
-    names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    wire.send(fd_out, {"ready": names})
-    _serve(module, path, fd_in, fd_out)
+    control = socket.socket(fileno=int(sys.argv[1]))
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)  # one SOCK_SEQPACKET message
+        if not data:
+            return
+        request = json.loads(data)
+        if request["op"] == "spawn":
+            reply = _spawn(control, request, fds[0])
+        else:
+            reply = _reap(request["pid"], request["grace"])
+        control.send(json.dumps(reply).encode())
 
 
 if __name__ == "__main__":

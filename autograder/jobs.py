@@ -13,6 +13,7 @@ from pathlib import Path
 from autograder.course import Course, CourseError
 from autograder.feedback import write_feedback
 from autograder.gradebook import write_grades, write_result
+from autograder.sandbox import Zygote
 from autograder.scores import StudentResult, score_run
 from autograder.verdicts import load_suites, run_submission
 
@@ -58,16 +59,21 @@ def check_file(course: Course, path: Path) -> StudentResult:
     if not path.is_file():
         raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}")
     suites = load_suites(course, public_only=True)
-    return score_run(course, path.stem, run_submission(course, suites, path))
+    zygote = Zygote()
+    try:
+        return score_run(course, path.stem, run_submission(course, suites, path, zygote))
+    finally:
+        zygote.close()
 
 
 def grade_batch(course: Course, submissions: list[Submission], out: Path) -> BatchSummary:
     """Grade every submission with all cases; write results, feedback and grades.csv."""
     start = time.monotonic()
     suites = load_suites(course)
+    zygote = Zygote()
     results = []
     for submission in submissions:
-        run = run_submission(course, suites, submission.path)
+        run = run_submission(course, suites, submission.path, zygote)
         result = score_run(course, submission.student, run)
         write_result(out, result, run.output)
         write_feedback(out, result, course.assignment)

@@ -17,7 +17,7 @@ import numpy as np
 
 from autograder import checks, wire
 from autograder.course import Course, CourseError, Exercise
-from autograder.sandbox import Loaded, StudentFault, Worker
+from autograder.sandbox import Loaded, StudentFault, Worker, Zygote
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,10 @@ def _run_case(case: Any, env: dict) -> tuple[bool, str, str]:
     return True, "passed", ""
 
 
-def run_submission(course: Course, suites: list[Suite], submission: Path) -> Run:
+def run_submission(course: Course, suites: list[Suite], submission: Path,
+                   zygote: Zygote) -> Run:
     """Load the submission in a sandboxed worker and run every case against it."""
-    with Worker(submission, course.limits) as worker:
+    with Worker(zygote, submission, course.limits) as worker:
         loaded = worker.load()
         env = {name: StudentFunction(worker, name) for name in course.functions}
         verdicts = []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.course import load_course
+from autograder.sandbox import Zygote
 from autograder.scores import score_run
 from autograder.verdicts import load_suites, run_submission
 
@@ -34,10 +35,18 @@ def suites(course):
 
 
 @pytest.fixture(scope="session")
-def grade(quick_course, suites):
+def zygote():
+    server = Zygote()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def grade(quick_course, suites, zygote):
     """grade(path) -> StudentResult, with every test case (public and hidden)."""
 
     def run(path: Path):
-        return score_run(quick_course, Path(path).stem, run_submission(quick_course, suites, path))
+        run = run_submission(quick_course, suites, path, zygote)
+        return score_run(quick_course, Path(path).stem, run)
 
     return run

@@ -19,10 +19,11 @@ LOAD_CASES = [
 
 
 @pytest.mark.parametrize("source, status, words", LOAD_CASES)
-def test_a_broken_file_gets_a_clear_load_status(tmp_path, quick_course, source, status, words):
+def test_a_broken_file_gets_a_clear_load_status(
+        tmp_path, quick_course, zygote, source, status, words):
     path = tmp_path / "backprop.py"
     path.write_text(source)
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         loaded = worker.load()
     assert loaded.status == status
     assert words in loaded.message
@@ -43,10 +44,10 @@ CALL_CASES = [
 
 @pytest.mark.parametrize("source, kind, words", CALL_CASES)
 def test_a_failing_call_fails_alone_and_the_next_call_works(
-        tmp_path, quick_course, source, kind, words):
+        tmp_path, quick_course, zygote, source, kind, words):
     path = tmp_path / "backprop.py"
     path.write_text(source + "\ndef ok(x):\n    return x * 2\n")
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         assert worker.load().status == "ok"
         with pytest.raises(StudentFault) as fault:
             worker.call("f", (np.ones(2),), {})
@@ -55,17 +56,17 @@ def test_a_failing_call_fails_alone_and_the_next_call_works(
     assert np.array_equal(value, [2.0, 2.0])
 
 
-def test_changes_to_arguments_come_back(tmp_path, quick_course):
+def test_changes_to_arguments_come_back(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
     path.write_text("def f(a, d):\n    a += 1\n    d['k'] = 7\n    return None\n")
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
         _, args, _ = worker.call("f", (np.zeros(2), {"k": np.zeros(1)}), {})
     assert np.array_equal(args[0], [1.0, 1.0])
     assert args[1] == {"k": 7}
 
 
-def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_course):
+def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
     path.write_text(
         "import numpy as np\n"
@@ -73,26 +74,26 @@ def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_cour
         "    def __eq__(self, other):\n        return True\n"
         "def f(x):\n    return np.zeros(3).view(Liar)\n"
     )
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
         value, _, _ = worker.call("f", (np.ones(3),), {})
     assert type(value) is np.ndarray
     assert not np.array_equal(value, np.ones(3))
 
 
-def test_student_prints_are_kept_for_the_instructor(tmp_path, quick_course):
+def test_student_prints_are_kept_for_the_instructor(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
     path.write_text("print('loading')\ndef f(x):\n    print('called', x)\n    return x\n")
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
         worker.call("f", (1.0,), {})
         assert worker.output() == "loading\ncalled 1.0\n"
 
 
-def test_student_prints_are_cut_at_the_limit(tmp_path, quick_course):
+def test_student_prints_are_cut_at_the_limit(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
     path.write_text("def f(x):\n    print('x' * 200000)\n    return x\n")
-    with Worker(path, quick_course.limits) as worker:
+    with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
         worker.call("f", (1.0,), {})
         output = worker.output()
