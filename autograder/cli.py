@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from autograder.course import Course, CourseError, load_course
 
 DEFAULT_COURSE = Path(__file__).resolve().parents[1] / "course.yaml"
+MAX_TABLE = 60  # larger classes: see grades.csv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("paths", type=Path, nargs="+", metavar="PATH",
                        help="student .py files, or folders of them")
     grade.add_argument("--out", type=Path, required=True, help="folder for the results")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                       help="submissions graded at once (default: the number of CPUs)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade every submission, even those unchanged since the last run")
     release = commands.add_parser("release", help="make the student files and autograder.zip")
     release.add_argument("--out", type=Path, required=True, help="folder for autograder.zip")
     release.add_argument("--student-dir", type=Path, default=None,
@@ -46,17 +52,33 @@ def _check(course: Course, args: argparse.Namespace) -> int:
 
 
 def _grade(course: Course, args: argparse.Namespace) -> int:
-    from autograder.jobs import find_submissions, grade_batch
+    from autograder.gradebook import grade_rows
+    from autograder.jobs import grade_batch
+    from autograder.progress import Progress
+    from autograder.submissions import collect
 
-    summary = grade_batch(course, find_submissions(args.paths), args.out)
-    ids = [ex.exercise.id for ex in summary.results[0].exercises]
-    print(f"{'student':<24}{'score':>7}  " + "".join(f"{i:>9}" for i in ids) + "  status")
-    for result in summary.results:
-        cells = "".join(f"{ex.score:>9g}" for ex in result.exercises)
-        print(f"{result.student:<24}{result.score:>7g}  {cells}  {result.status}")
-    print(f"graded {len(summary.results)} submissions in {summary.seconds:.1f} s; "
+    if args.jobs < 1:
+        raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
+    submissions = collect(args.paths, course, args.out / "unpacked")
+    for submission in submissions:
+        if submission.note:
+            print(f"note: {submission.student}: {submission.note}", file=sys.stderr)
+    progress = Progress()
+    try:
+        summary = grade_batch(course, submissions, args.out, args.jobs, args.force, progress)
+    finally:
+        progress.close()
+    rows = grade_rows(course, args.out, [s.student for s in submissions])
+    if len(rows) <= MAX_TABLE:
+        ids = [ex.id for ex in course.exercises]
+        print(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
+        for row in rows:
+            cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
+            print(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+    print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
+          f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
           f"grades in {summary.grades}")
-    return 0
+    return 1 if summary.count("failed") else 0
 
 
 def _release(course: Course, args: argparse.Namespace) -> int:

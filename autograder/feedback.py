@@ -19,7 +19,7 @@ def _points(value: float) -> str:
 
 def _case_line(case) -> str:
     mark = "✅" if case.passed else "❌"
-    kind = "hidden test" if case.hidden else "test"
+    kind = "hidden test" if case.hidden else "public test"
     earned = case.points if case.passed else 0
     score = f"{_points(earned)}/{_points(case.points)}"
     line = f"- {mark} {case.description or case.name} ({kind}, {score})"
@@ -32,12 +32,14 @@ def _exercise_section(ex: ExerciseScore) -> list[str]:
     return ["", header, "", *(_case_line(case) for case in ex.cases)]
 
 
-def render_feedback(result: StudentResult, assignment: str) -> str:
+def render_feedback(result: StudentResult, assignment: str, note: str = "") -> str:
     lines = [
         f"# {assignment}: feedback for {result.student}",
         "",
         f"**Score: {_points(result.score)} / {_points(result.max_score)}**. {result.message}",
     ]
+    if note:
+        lines += ["", f"Note: you handed in {note}."]
     if result.load_message:
         lines += ["", result.load_message]
     lines += ["", "| exercise | points |", "| --- | --- |"]
@@ -48,9 +50,9 @@ def render_feedback(result: StudentResult, assignment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_feedback(out: Path, result: StudentResult, assignment: str) -> Path:
+def write_feedback(out: Path, result: StudentResult, assignment: str, note: str = "") -> Path:
     path = out / "feedback" / f"{result.student}.md"
-    write_atomic(path, render_feedback(result, assignment))
+    write_atomic(path, render_feedback(result, assignment, note))
     return path
 
 

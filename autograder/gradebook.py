@@ -12,7 +12,10 @@ import csv
 import io
 import json
 import os
+import shutil
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from autograder.course import Course
@@ -32,8 +35,8 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def results_json(result: StudentResult) -> dict:
-    """Gradescope's results.json for one student, our per-exercise totals in extra_data."""
+def results_json(result: StudentResult, extra: dict) -> dict:
+    """Gradescope's results.json for one student; our totals and bookkeeping in extra_data."""
     tests = [
         {
             "name": f"{ex.exercise.id}: {case.description or case.name}",
@@ -55,36 +58,115 @@ def results_json(result: StudentResult) -> dict:
             "status": result.status,
             "max_score": result.max_score,
             "exercises": {ex.exercise.id: ex.score for ex in result.exercises},
+            "cases": [
+                {"id": f"{ex.exercise.id}.{case.name}", "max_score": case.points,
+                 "score": case.points if case.passed else 0.0}
+                for ex in result.exercises
+                for case in ex.cases
+            ],
+            **extra,
         },
     }
 
 
-def write_result(out: Path, result: StudentResult, student_output: str) -> None:
-    """results/<student>.json, plus what the student's code printed (instructor only)."""
-    data = json.dumps(results_json(result), indent=2)
-    write_atomic(out / "results" / f"{result.student}.json", data + "\n")
-    write_atomic(out / "output" / f"{result.student}.txt", student_output)
+def result_path(out: Path, student: str) -> Path:
+    return out / "results" / f"{student}.json"
 
 
-def grades_csv(course: Course, out: Path) -> str:
-    """The text of grades.csv, one row per results/*.json, sorted by student."""
+def read_extra(out: Path, student: str) -> dict | None:
+    """extra_data of a student's saved result, or None if there is none (or it is unreadable)."""
+    try:
+        return json.loads(result_path(out, student).read_text(encoding="utf-8"))["extra_data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_result(out: Path, result: StudentResult, extra: dict) -> None:
+    """results/<student>.json, written last: its presence means the student is done."""
+    data = json.dumps(results_json(result, extra), indent=2)
+    write_atomic(result_path(out, result.student), data + "\n")
+
+
+def write_output(out: Path, student: str, text: str) -> None:
+    """What the student's code printed: for the instructor, never scored."""
+    write_atomic(out / "output" / f"{student}.txt", text)
+
+
+def remove_temporary_files(out: Path) -> None:
+    """Half-written files left by a run that was killed (write_atomic's temporaries)."""
+    for folder in ("results", "feedback", "output", "."):
+        for path in (out / folder).glob(".*.*"):
+            if path.is_file():
+                path.unlink()
+
+
+GRADE_COLUMNS = ("student", "score", "max_score")
+
+
+def grade_rows(course: Course, out: Path, students: list[str]) -> list[list[str]]:
+    """One row per student with a saved result: total, max, each exercise, status, late."""
+    ids = [ex.id for ex in course.exercises]
+    rows = []
+    for student in students:
+        extra = read_extra(out, student)
+        if extra is None:
+            continue
+        per_exercise = [extra["exercises"].get(i, 0.0) for i in ids]
+        rows.append([student, _number(sum(per_exercise)), _number(extra["max_score"]),
+                     *map(_number, per_exercise), extra["status"],
+                     "yes" if extra.get("late") else "no"])
+    return rows
+
+
+def write_grades(course: Course, out: Path, students: list[str]) -> Path:
+    """grades.csv, rebuilt from the saved results (never appended to)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    ids = [ex.id for ex in course.exercises]
-    writer.writerow(["student", "score", "max_score", *ids])
-    for path in sorted((out / "results").glob("*.json")):
-        extra = json.loads(path.read_text(encoding="utf-8"))["extra_data"]
-        per_exercise = [_number(extra["exercises"].get(i, 0.0)) for i in ids]
-        total = _number(sum(extra["exercises"].get(i, 0.0) for i in ids))
-        writer.writerow([extra["student"], total, _number(extra["max_score"]), *per_exercise])
-    return buffer.getvalue()
-
-
-def write_grades(course: Course, out: Path) -> Path:
+    writer.writerow([*GRADE_COLUMNS, *(ex.id for ex in course.exercises), "status", "late"])
+    writer.writerows(grade_rows(course, out, students))
     path = out / "grades.csv"
-    write_atomic(path, grades_csv(course, out))
+    write_atomic(path, buffer.getvalue())
     return path
 
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+def _put_alembic_on_path() -> None:
+    """nbgrader runs the `alembic` command by name; it sits beside our Python."""
+    if shutil.which("alembic") is None:
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+
+def write_nbgrader_gradebook(course: Course, out: Path, students: list[str]) -> Path | None:
+    """gradebook.db through nbgrader's own API: one grade cell per test case.
+
+    Returns None when nbgrader is not installed (it is an instructor extra).
+    """
+    try:
+        from nbgrader.api import Gradebook
+    except ImportError:
+        return None
+    saved = {s: e for s in students if (e := read_extra(out, s)) is not None}
+    if not saved:
+        return None
+    _put_alembic_on_path()
+    path = out / "gradebook.db"
+    notebook = Path(course.student_file).stem
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}") as gradebook:
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
+        gradebook.update_or_create_assignment(course.assignment)
+        gradebook.update_or_create_notebook(notebook, course.assignment)
+        cases = {c["id"]: c["max_score"] for e in saved.values() for c in e["cases"]}
+        for cell, max_score in cases.items():
+            gradebook.update_or_create_grade_cell(cell, notebook, course.assignment,
+                                                  max_score=max_score, cell_type="code")
+        for student, extra in saved.items():
+            gradebook.update_or_create_student(student)
+            submission = gradebook.update_or_create_submission(course.assignment, student)
+            scores = {c["id"]: c["score"] for c in extra["cases"]}
+            for grade in submission.notebooks[0].grades:
+                grade.auto_score = scores.get(grade.name)
+        gradebook.db.commit()
+    return path

@@ -1,57 +1,71 @@
 """The two jobs: check one student's file, grade a whole class.
 
-Each submission runs in its own sandboxed worker; a broken or hostile one
+Grading a class runs N trusted grading processes (forked after the test files
+are loaded), each with its own fork server for student code. Every student's
+result is written atomically as it finishes; a rerun skips students whose
+file, tests, course.yaml and grader are unchanged (content hashes), so a batch
+killed at any moment resumes where it stopped. A broken or hostile submission
 becomes a result, never an exception that stops the batch.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import multiprocessing
+import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder import gradebook
 from autograder.course import Course, CourseError
 from autograder.feedback import write_feedback
-from autograder.gradebook import write_grades, write_result
 from autograder.sandbox import Zygote
 from autograder.scores import StudentResult, score_run
-from autograder.verdicts import load_suites, run_submission
+from autograder.submissions import Submission
+from autograder.verdicts import Suite, load_suites, run_submission
+
+ENGINE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
-class Submission:
+class Outcome:
+    """What became of one submission in this run."""
+
     student: str
-    path: Path
+    state: str  # "graded", "skipped" (unchanged since last run) or "failed" (grader error)
+    detail: str = ""
 
 
 @dataclass(frozen=True)
 class BatchSummary:
-    results: tuple[StudentResult, ...]
+    outcomes: tuple[Outcome, ...]
     grades: Path
+    gradebook: Path | None
     seconds: float
 
+    def count(self, state: str) -> int:
+        return sum(outcome.state == state for outcome in self.outcomes)
 
-def find_submissions(paths: list[Path]) -> list[Submission]:
-    """Every .py file given, or found directly inside a given folder; student = file stem."""
-    files: list[Path] = []
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
     for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.glob("*.py") if p.is_file())
-        elif path.is_file() and path.suffix == ".py":
-            files.append(path)
-        elif path.exists():
-            raise CourseError(f"{path}: not a .py file; pass student .py files or folders of them")
-        else:
-            raise CourseError(f"{path}: no such file or folder")
-    if not files:
-        raise CourseError("no submissions found: pass .py files or folders that contain them")
-    seen: dict[str, Path] = {}
-    for file in files:
-        if file.stem in seen:
-            raise CourseError(f"two submissions for student '{file.stem}': {seen[file.stem]} "
-                              f"and {file}; keep one")
-        seen[file.stem] = file
-    return [Submission(stem, path) for stem, path in seen.items()]
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def batch_key(course: Course) -> str:
+    """Changes when anything but the submission could change a grade."""
+    tests = sorted(course.path("tests.source").glob("*.py"))
+    return _digest([course.source, course.path("reference"), *tests,
+                    *sorted(ENGINE.glob("*.py"))])
+
+
+def submission_key(batch: str, submission: Submission) -> str:
+    return hashlib.sha256(batch.encode() + submission.path.read_bytes()).hexdigest()
 
 
 def check_file(course: Course, path: Path) -> StudentResult:
@@ -66,17 +80,84 @@ def check_file(course: Course, path: Path) -> StudentResult:
         zygote.close()
 
 
-def grade_batch(course: Course, submissions: list[Submission], out: Path) -> BatchSummary:
-    """Grade every submission with all cases; write results, feedback and grades.csv."""
-    start = time.monotonic()
-    suites = load_suites(course)
-    zygote = Zygote()
-    results = []
-    for submission in submissions:
-        run = run_submission(course, suites, submission.path, zygote)
+@dataclass(frozen=True)
+class _Task:
+    submission: Submission
+    key: str
+
+
+_worker: dict = {}  # this grading process's course, test files, output folder, fork server
+
+
+def _init_worker(course: Course, suites: list[Suite], out: Path) -> None:
+    _worker.update(course=course, suites=suites, out=out, zygote=Zygote())
+
+
+def _init_pool_process(course: Course, suites: list[Suite], out: Path) -> None:
+    """In each forked grading process: die with the parent, leave Ctrl-C to it."""
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(course, suites, out)
+
+
+def _grade_one(task: _Task) -> Outcome:
+    course, out = _worker["course"], _worker["out"]
+    submission = task.submission
+    try:
+        run = run_submission(course, _worker["suites"], submission.path, _worker["zygote"])
         result = score_run(course, submission.student, run)
-        write_result(out, result, run.output)
-        write_feedback(out, result, course.assignment)
-        results.append(result)
-    grades = write_grades(course, out)
-    return BatchSummary(tuple(results), grades, time.monotonic() - start)
+        gradebook.write_output(out, submission.student, run.output)
+        write_feedback(out, result, course.assignment, submission.note)
+        extra = {"key": task.key, "late": submission.late, "note": submission.note}
+        gradebook.write_result(out, result, extra)
+    except Exception as err:  # our own failure: report it, keep going, retry next run
+        return Outcome(submission.student, "failed", f"{type(err).__name__}: {err}")
+    return Outcome(submission.student, "graded")
+
+
+def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
+    """Grade the tasks here (jobs=1) or in a pool of forked grading processes."""
+    if jobs == 1 or len(tasks) <= 1:
+        _init_worker(*setup)
+        try:
+            yield from map(_grade_one, tasks)
+        finally:
+            _worker.pop("zygote").close()
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(jobs, len(tasks)), _init_pool_process, setup) as pool:
+        yield from pool.imap_unordered(_grade_one, tasks, chunksize=4)
+
+
+def _plan(course: Course, submissions: list[Submission], out: Path,
+          force: bool) -> tuple[list[_Task], list[Outcome]]:
+    batch = batch_key(course)
+    tasks, skipped = [], []
+    for submission in submissions:
+        key = submission_key(batch, submission)
+        saved = gradebook.read_extra(out, submission.student)
+        if not force and saved is not None and saved.get("key") == key:
+            skipped.append(Outcome(submission.student, "skipped"))
+        else:
+            tasks.append(_Task(submission, key))
+    return tasks, skipped
+
+
+def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: int = 1,
+                force: bool = False, progress=None) -> BatchSummary:
+    """Grade every changed submission; rebuild grades.csv and gradebook.db from the results."""
+    start = time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    gradebook.remove_temporary_files(out)
+    suites = load_suites(course)
+    tasks, outcomes = _plan(course, submissions, out, force)
+    if progress:
+        progress.start(len(submissions), len(outcomes))
+    for outcome in _run_tasks(tasks, jobs, (course, suites, out)):
+        outcomes.append(outcome)
+        if progress:
+            progress.advance(outcome)
+    students = [s.student for s in submissions]
+    grades = gradebook.write_grades(course, out, students)
+    database = gradebook.write_nbgrader_gradebook(course, out, students)
+    return BatchSummary(tuple(outcomes), grades, database, time.monotonic() - start)

@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import os
+import re
 import struct
 from typing import Any
 
@@ -55,14 +56,35 @@ def from_plain(data: Any) -> Any:
         return data
     kind = data.get("type")
     if kind == "ndarray":
-        raw = base64.b64decode(data["npy"])
-        return np.load(io.BytesIO(raw), allow_pickle=False)
+        return _load_npy(base64.b64decode(data["npy"]))
     if kind in ("list", "tuple"):
         items = [from_plain(v) for v in data["items"]]
         return items if kind == "list" else tuple(items)
     if kind == "dict":
         return {str(k): from_plain(v) for k, v in data["items"].items()}
     return Unreadable(str(data.get("name", "unknown")))
+
+
+_HEADER = re.compile(
+    rb"\{'descr': '([<>|][biufc]\d{1,2})', 'fortran_order': False, "
+    rb"'shape': \(((?:\d+, )*(?:\d+,?)?)\), \}\s*\n"
+)
+
+
+def _load_npy(raw: bytes) -> np.ndarray:
+    """np.load(allow_pickle=False), with a fast path for the headers np.save writes.
+
+    np.load parses every header with ast.literal_eval (about 0.1 ms); a strict
+    match of the usual header, for numeric dtypes only, gives the same array.
+    """
+    if raw[:8] == b"\x93NUMPY\x01\x00":
+        size = int.from_bytes(raw[8:10], "little")
+        match = _HEADER.fullmatch(raw[10:10 + size])
+        if match:
+            shape = tuple(int(n) for n in match.group(2).split(b",") if n.strip())
+            dtype = np.dtype(match.group(1).decode())
+            return np.frombuffer(raw, dtype, offset=10 + size).reshape(shape).copy()
+    return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
 def send(fd: int, message: dict) -> None:

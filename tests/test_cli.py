@@ -53,10 +53,10 @@ def test_grades_csv_has_the_pinned_header_and_one_row_per_student(graded):
     with open(graded / "grades.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["student", "score", "max_score", "mse", "forward", "backprop",
-                       "update", "train"]
-    assert rows[1:] == [["ada", "100", "100", "15", "20", "35", "10", "20"],
-                        ["bo", "0", "100", "0", "0", "0", "0", "0"],
-                        ["cy", "0", "100", "0", "0", "0", "0", "0"]]
+                       "update", "train", "status", "late"]
+    assert rows[1:] == [["ada", "100", "100", "15", "20", "35", "10", "20", "ok", "no"],
+                        ["bo", "0", "100", "0", "0", "0", "0", "0", "not_attempted", "no"],
+                        ["cy", "0", "100", "0", "0", "0", "0", "0", "syntax_error", "no"]]
 
 
 def test_results_follow_gradescopes_schema(graded):
@@ -79,7 +79,9 @@ def test_a_broken_submission_gets_feedback_not_a_crash(graded):
 def test_grading_with_no_submissions_is_one_clear_line(capsys, tmp_path):
     assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err == "error: no submissions found: pass .py files or folders that contain them\n"
+    assert err == (f"error: {tmp_path}: no submissions found; expected student .py files, a "
+                   "folder of them, nbgrader's submitted/<student>/<assignment>/backprop.py, "
+                   "or a Canvas submissions zip (or the folder it extracts to)\n")
 
 
 def test_a_broken_course_yaml_stops_with_exit_2(capsys, tmp_path):

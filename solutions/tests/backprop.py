@@ -42,6 +42,8 @@ def backward_returns_four_gradients(backward):
 
 
 ### BEGIN HIDDEN TESTS
+import functools
+
 from autograder.checks import (
     copy_of,
     expect_unchanged,
@@ -61,6 +63,15 @@ def reference_case(label, n=N):
     x, y = gen.normal(size=(n, D_IN)), gen.normal(size=(n, D_OUT))
     _, cache = ref.forward(x, params)
     return params, cache, y
+
+
+@functools.cache
+def numeric_case(label):
+    """reference_case plus the gradients by finite differences (computed once per batch)."""
+    params, cache, y = reference_case(label)
+    x = cache["x"]
+    numeric = numerical_gradient(lambda p: ref.mse(y, ref.forward(x, p)[0]), copy_of(params))
+    return params, cache, y, numeric
 
 
 def layer_case(label, n=N):
@@ -134,9 +145,7 @@ def backward_hidden_layer(backward):
 @test_case(points=3, hidden=True)
 def backward_gradient_check(backward):
     """every gradient agrees with centred finite differences of the loss"""
-    params, cache, y = reference_case("backward numeric")
-    x = cache["x"]
-    numeric = numerical_gradient(lambda p: ref.mse(y, ref.forward(x, p)[0]), copy_of(params))
+    params, cache, y, numeric = numeric_case("backward numeric")
     grads = call_backward(backward, params, cache, y)
     for key in KEYS:
         got = expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
