@@ -79,9 +79,19 @@ def _serve(module, path, fd):
             reply = {"value": wire.to_plain(value)}
         except BaseException as error:  # the student's failure is the result
             reply = _fault(error, path)
-        reply["args"] = [wire.to_plain(a) for a in args]
-        reply["kwargs"] = {k: wire.to_plain(v) for k, v in kwargs.items()}
+        reply["changed"] = _changed(request, args, kwargs)
         wire.send(fd, reply)
+
+
+def _changed(request, args, kwargs):
+    """The arguments the call modified, by position or name, encoded as they are now."""
+    changed = {}
+    for key, value in [*enumerate(args), *kwargs.items()]:
+        before = request["args"][key] if isinstance(key, int) else request["kwargs"][key]
+        now = wire.to_plain(value)
+        if now != before:
+            changed[str(key)] = now
+    return changed
 
 
 def _confine(request):

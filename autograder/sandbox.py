@@ -194,8 +194,11 @@ class Worker:
         except (EOFError, ValueError):
             raise _ended(self._stop(grace=1.0)) from None
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, list, dict]:
-        """Call a student function; return (value, args after, kwargs after) or raise."""
+    def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
+        """Call a student function; return (value, changed arguments) or raise.
+
+        Changed arguments are keyed by position ("0", "1", ...) or keyword name.
+        """
         if self.pid is None:
             self._start()
         request = {"function": name, "args": [wire.to_plain(a) for a in args],
@@ -205,12 +208,11 @@ class Worker:
         except OSError:
             raise _ended(self._stop(grace=1.0)) from None
         reply = self._receive(self.limits.call_seconds)
-        after = ([wire.from_plain(a) for a in reply["args"]],
-                 {k: wire.from_plain(v) for k, v in reply["kwargs"].items()})
         if "fault" in reply:
             verb = _VERBS.get(reply["fault"], "raised")
             raise StudentFault(reply["fault"], _with_line(reply, f"{verb} {reply['message']}"))
-        return (wire.from_plain(reply["value"]), *after)
+        changed = {k: wire.from_plain(v) for k, v in reply["changed"].items()}
+        return wire.from_plain(reply["value"]), changed
 
     def output(self) -> str:
         """What the student's code printed, cut to the course's limit."""

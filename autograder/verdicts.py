@@ -121,13 +121,11 @@ class StudentFunction:
             raise StudentFault("missing", f"{self.name} is not defined in your file "
                                "(check the spelling of its name)")
         try:
-            value, args_after, kwargs_after = self.worker.call(self.name, args, kwargs)
+            value, changed = self.worker.call(self.name, args, kwargs)
         except StudentFault as fault:
             raise StudentFault(fault.kind, f"{self.name} {fault}") from None
-        for original, after in zip(args, args_after):
-            _write_back(original, after)
-        for key, after in kwargs_after.items():
-            _write_back(kwargs[key], after)
+        for key, after in changed.items():
+            _write_back(args[int(key)] if key.isdigit() else kwargs[key], after)
         odd = _unreadable(value)
         if odd is not None:
             raise StudentFault("error", f"{self.name} returned {odd!r}, which the grader "

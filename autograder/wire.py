@@ -38,9 +38,7 @@ def to_plain(value: Any) -> Any:
         array = np.asarray(value)
         if array.dtype.hasobject:
             return {"type": "unreadable", "name": "object array"}
-        buffer = io.BytesIO()
-        np.save(buffer, np.array(array), allow_pickle=False)
-        return {"type": "ndarray", "npy": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        return {"type": "ndarray", "npy": base64.b64encode(_npy_bytes(array)).decode("ascii")}
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) in (list, tuple):
@@ -69,6 +67,18 @@ _HEADER = re.compile(
     rb"\{'descr': '([<>|][biufc]\d{1,2})', 'fortran_order': False, "
     rb"'shape': \(((?:\d+, )*(?:\d+,?)?)\), \}\s*\n"
 )
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    """The .npy file np.save would write; numeric arrays skip np.save's slower path."""
+    array = np.asarray(array, order="C")
+    if array.dtype.kind not in "biufc":
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': {array.shape}, }}"
+    header += " " * (-(len(header) + 11) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + array.tobytes()
 
 
 def _load_npy(raw: bytes) -> np.ndarray:

@@ -51,19 +51,21 @@ def test_a_failing_call_fails_alone_and_the_next_call_works(
         assert worker.load().status == "ok"
         with pytest.raises(StudentFault) as fault:
             worker.call("f", (np.ones(2),), {})
-        value, _, _ = worker.call("ok", (np.ones(2),), {})
+        value, _ = worker.call("ok", (np.ones(2),), {})
     assert (fault.value.kind, words in str(fault.value)) == (kind, True)
     assert np.array_equal(value, [2.0, 2.0])
 
 
 def test_changes_to_arguments_come_back(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
-    path.write_text("def f(a, d):\n    a += 1\n    d['k'] = 7\n    return None\n")
+    path.write_text("def f(a, d, c, e):\n    a += 1\n    d['k'] = 7\n    return None\n")
     with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
-        _, args, _ = worker.call("f", (np.zeros(2), {"k": np.zeros(1)}), {})
-    assert np.array_equal(args[0], [1.0, 1.0])
-    assert args[1] == {"k": 7}
+        _, changed = worker.call("f", (np.zeros(2), {"k": np.zeros(1)}, np.ones(1)),
+                                 {"e": np.ones(1)})
+    assert set(changed) == {"0", "1"}
+    assert np.array_equal(changed["0"], [1.0, 1.0])
+    assert changed["1"] == {"k": 7}
 
 
 def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_course, zygote):
@@ -76,7 +78,7 @@ def test_a_lying_array_subclass_comes_back_as_a_plain_array(tmp_path, quick_cour
     )
     with Worker(zygote, path, quick_course.limits) as worker:
         worker.load()
-        value, _, _ = worker.call("f", (np.ones(3),), {})
+        value, _ = worker.call("f", (np.ones(3),), {})
     assert type(value) is np.ndarray
     assert not np.array_equal(value, np.ones(3))
 

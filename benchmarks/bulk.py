@@ -1,0 +1,179 @@
+"""Bulk grading benchmark: our `grade` against otter-grader's `otter run`, side by side.
+
+    .venv/bin/python benchmarks/bulk.py --n 1000 --otter-sample 3
+
+1. Writes N submissions, a realistic mix cycled from the reference, the
+   alternative correct solutions, every catalogued mistake, a crash at import
+   and a syntax error (no endless loops: they would only time the time limit).
+2. Grades them with `python -m autograder grade --force --jobs J`, sampling the
+   memory of the whole process tree (RSS and PSS summed over every descendant).
+3. Runs `otter run -a autograder.zip` (built from the same tests) on a sample,
+   checks that its per-exercise scores equal ours, and times it.
+4. Times `check` on one file against `otter check` on the same public tests.
+Prints medians and ratios measured in this one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+OTTER = str(Path(PYTHON).with_name("otter"))
+
+
+def submission_pool() -> list[Path]:
+    corpus = ROOT / "tests" / "submissions"
+    return [ROOT / "solutions" / "backprop.py", ROOT / "exercises" / "backprop.py",
+            *sorted((corpus / "correct").glob("*.py")), *sorted((corpus / "buggy").glob("*.py"))]
+
+
+def write_class(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    pool = [p.read_text() for p in submission_pool()]
+    pool += ["import numpy as np\nundefined_name\n", "def mse(y_true, y_pred:\n    pass\n"]
+    for i in range(n):
+        (folder / f"s{i:05d}.py").write_text(pool[i % len(pool)])
+
+
+def _tree(pid: int) -> list[int]:
+    pids, stack = [pid], [pid]
+    while stack:
+        for task in Path(f"/proc/{stack.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            pids += children
+            stack += children
+    return pids
+
+
+def _memory(pids: list[int]) -> tuple[int, int]:
+    """(RSS, PSS) in KiB summed over the given processes."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
+
+
+def run_measured(command: list[str]) -> tuple[float, int, int, str]:
+    """Wall seconds and peak tree RSS/PSS (KiB) of a command."""
+    peak = [0, 0]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+
+    def sample() -> None:
+        while process.poll() is None:
+            rss, pss = _memory(_tree(process.pid))
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    output = process.communicate()[0]
+    wall = time.perf_counter() - start
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"grade failed ({process.returncode}):\n{output}")
+    return wall, peak[0], peak[1], output
+
+
+def our_scores(out: Path, student: str) -> dict[str, float]:
+    data = json.loads((out / "results" / f"{student}.json").read_text())
+    return data["extra_data"]["exercises"]
+
+
+def otter_run(zip_path: Path, source: Path, work: Path) -> tuple[float, dict[str, float]]:
+    work.mkdir()
+    shutil.copy(source, work / "backprop.py")
+    start = time.perf_counter()
+    subprocess.run([OTTER, "run", "-a", str(zip_path), "-o", str(work), "backprop.py"],
+                   cwd=work, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    tests = json.loads((work / "results.json").read_text())["tests"]
+    return wall, {t["name"]: t["score"] for t in tests if "score" in t}
+
+
+def timed(command: list[str], repeat: int, cwd: Path = ROOT) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="submissions to grade")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--otter-sample", type=int, default=3, help="submissions for otter run")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each check timing")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bulk-bench-"))
+    try:
+        report(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(args: argparse.Namespace, work: Path) -> None:
+    write_class(work / "class", args.n)
+    out = work / "out"
+    command = [PYTHON, "-m", "autograder", "grade", str(work / "class"), "--out", str(out),
+               "--jobs", str(args.jobs), "--force"]
+    wall, rss, pss, _ = run_measured(command)
+    print(f"ours: {args.n} submissions in {wall:.1f} s wall = {args.n / wall:.1f} per second "
+          f"({1000 * wall / args.n:.1f} ms each), --jobs {args.jobs}")
+    print(f"ours: peak memory of the process tree: RSS {rss / 1024:.0f} MiB, "
+          f"PSS {pss / 1024:.0f} MiB")
+
+    subprocess.run([PYTHON, "-m", "autograder", "release", "--out", str(work / "release")],
+                   cwd=ROOT, check=True, capture_output=True)
+    zip_path = work / "release" / "autograder.zip"
+    pool = len(submission_pool())
+    otter_times, disagreements = [], 0
+    for i in range(args.otter_sample):
+        index = (i * 7) % min(args.n, pool)
+        student = f"s{index:05d}"
+        seconds, scores = otter_run(zip_path, work / "class" / f"{student}.py",
+                                    work / f"otter-{i}")
+        otter_times.append(seconds)
+        ours = our_scores(out, student)
+        same = all(abs(scores.get(k, -1) - v) < 1e-9 for k, v in ours.items())
+        disagreements += not same
+        print(f"otter run {student}: {seconds:.1f} s, scores {'agree' if same else 'DIFFER'} "
+              f"({sum(ours.values()):g} points)")
+    per_otter = statistics.median(otter_times)
+    per_ours = wall / args.n
+    print(f"otter run: median {per_otter:.2f} s per submission; ours {per_ours * 1000:.1f} ms "
+          f"-> ours is {per_otter / per_ours:.0f}x faster; {disagreements} disagreements")
+
+    student_file = ROOT / "exercises" / "backprop.py"
+    check = timed([PYTHON, "-m", "autograder", "check", str(student_file)], args.repeat)
+    otter_check = timed([OTTER, "check", str(student_file), "-t", str(ROOT / "exercises" /
+                                                                      "tests")], args.repeat)
+    print(f"check one file: ours median {check:.2f} s, otter check median {otter_check:.2f} s "
+          f"(ratio {otter_check / check:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Bulk grading: parallel, resumable, every input layout, the nbgrader gradebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SUBMISSIONS
+
+from autograder.course import CourseError
+from autograder.jobs import grade_batch
+from autograder.submissions import collect
+
+REFERENCE = ROOT / "solutions" / "backprop.py"
+STUB = ROOT / "exercises" / "backprop.py"
+BUGGY = SUBMISSIONS / "buggy"
+CLASS = {
+    "ada": REFERENCE,
+    "bo": STUB,
+    "cy": BUGGY / "mse_divides_by_rows.py",
+    "di": BUGGY / "update_adds_gradient.py",
+    "ed": BUGGY / "dense_raises_index_error.py",
+    "flo": SUBMISSIONS / "correct" / "float32_throughout.py",
+}
+
+
+def make_class(folder: Path, names: dict[str, Path] = CLASS) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for student, source in names.items():
+        shutil.copy(source, folder / f"{student}.py")
+    return folder
+
+
+def results(out: Path) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
+
+
+def without_keys(saved: dict[str, dict]) -> dict[str, dict]:
+    """Results minus the content hash, to compare runs of different folders."""
+    return {s: {**r, "extra_data": {k: v for k, v in r["extra_data"].items() if k != "key"}}
+            for s, r in saved.items()}
+
+
+def grade(course, folder: Path, out: Path, **options):
+    return grade_batch(course, collect([folder], course, out / "unpacked"), out, **options)
+
+
+def test_parallel_grading_gives_the_same_results_as_one_job(quick_course, tmp_path):
+    folder = make_class(tmp_path / "class")
+    grade(quick_course, folder, tmp_path / "one", jobs=1)
+    grade(quick_course, folder, tmp_path / "two", jobs=2)
+    assert results(tmp_path / "one") == results(tmp_path / "two")
+    assert (tmp_path / "one" / "grades.csv").read_text() == (
+        tmp_path / "two" / "grades.csv").read_text()
+    assert len(results(tmp_path / "one")) == len(CLASS)
+
+
+def test_a_rerun_skips_unchanged_and_regrades_changed(quick_course, tmp_path):
+    folder = make_class(tmp_path / "class")
+    out = tmp_path / "out"
+    first = grade(quick_course, folder, out, jobs=2)
+    assert first.count("graded") == len(CLASS)
+    before = results(out)
+    shutil.copy(REFERENCE, folder / "bo.py")
+    second = grade(quick_course, folder, out, jobs=2)
+    assert (second.count("graded"), second.count("skipped")) == (1, len(CLASS) - 1)
+    after = results(out)
+    assert after["bo"]["score"] == 100 and before["bo"]["score"] == 0
+    assert {s: r for s, r in after.items() if s != "bo"} == {
+        s: r for s, r in before.items() if s != "bo"}
+    forced = grade(quick_course, folder, out, jobs=2, force=True)
+    assert forced.count("graded") == len(CLASS)
+
+
+def test_changing_the_tests_regrades_everyone(quick_course, tmp_path):
+    folder = make_class(tmp_path / "class", {"ada": REFERENCE, "bo": STUB})
+    out = tmp_path / "out"
+    grade(quick_course, folder, out)
+    saved = results(out)
+    saved["ada"]["extra_data"]["key"] = "an older version of the tests"
+    (out / "results" / "ada.json").write_text(json.dumps(saved["ada"]))
+    again = grade(quick_course, folder, out)
+    assert (again.count("graded"), again.count("skipped")) == (1, 1)
+
+
+def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path):
+    names = {f"s{i:02d}": path for i, path in enumerate(list(CLASS.values()) * 3)}
+    folder = make_class(tmp_path / "class", names)
+    command = [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yaml"),
+               "grade", str(folder), "--jobs", "2", "--out"]
+    killed = tmp_path / "killed"
+    run = subprocess.Popen([*command, str(killed)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    while len(list((killed / "results").glob("*.json"))) < 3 and run.poll() is None:
+        time.sleep(0.05)
+    descendants = _descendants(run.pid)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    assert len(list((killed / "results").glob("*.json"))) < len(names), "killed too late"
+    time.sleep(0.5)
+    assert [pid for pid in descendants if _alive(pid)] == []
+    subprocess.run([*command, str(killed)], cwd=ROOT, check=True, capture_output=True)
+    clean = tmp_path / "clean"
+    subprocess.run([*command, str(clean)], cwd=ROOT, check=True, capture_output=True)
+    assert results(killed) == results(clean)
+    assert (killed / "grades.csv").read_text() == (clean / "grades.csv").read_text()
+    assert not [p for p in killed.rglob(".*") if p.is_file()], "temporary files left behind"
+
+
+def _descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = (task / "children").read_text().split()
+            found += map(int, children)
+            stack += map(int, children)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_grades_csv_round_trips_through_csv(quick_course, tmp_path):
+    out = tmp_path / "out"
+    grade(quick_course, make_class(tmp_path / "class"), out)
+    text = (out / "grades.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    assert buffer.getvalue() == text
+    assert [r[0] for r in rows[1:]] == sorted(CLASS)
+    assert all(len(r) == len(rows[0]) == 10 for r in rows)
+
+
+def test_the_nbgrader_gradebook_holds_every_test_case(quick_course, tmp_path):
+    out = tmp_path / "out"
+    grade(quick_course, make_class(tmp_path / "class"), out)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
+        assignment = gradebook.find_assignment("backprop")
+        assert assignment.max_score == 100
+        assert len(assignment.notebooks[0].grade_cells) == 42
+        scores = {s.student.id: s.score for s in gradebook.assignment_submissions("backprop")}
+        grade_cell = gradebook.find_grade("update.update_rule", "backprop", "backprop", "di")
+        assert (grade_cell.score, grade_cell.max_score) == (0, 3)
+    expected = {s: r["score"] for s, r in results(out).items()}
+    assert scores == pytest.approx(expected)
+
+
+def canvas_name(student: str, late: bool, submission_id: int) -> str:
+    return f"{student}{'_LATE' if late else ''}_{1000 + submission_id}_{submission_id}_backprop.py"
+
+
+def test_canvas_zip_gives_ids_late_flags_and_newest_files(quick_course, tmp_path):
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr(zipfile.ZipInfo(canvas_name("smithjane", False, 1), (2026, 3, 1, 9, 0, 0)),
+                        STUB.read_text())
+        bundle.writestr(zipfile.ZipInfo("smithjane_1001_7_backprop-1.py", (2026, 3, 2, 9, 0, 0)),
+                        REFERENCE.read_text())
+        bundle.writestr(zipfile.ZipInfo(canvas_name("leejo", True, 3), (2026, 3, 3, 9, 0, 0)),
+                        REFERENCE.read_text())
+    found = collect([archive], quick_course, tmp_path / "out" / "unpacked")
+    assert [(s.student, s.late) for s in found] == [("leejo", True), ("smithjane", False)]
+    assert found[1].path.name == "smithjane_1001_7_backprop-1.py"
+    assert "graded the newest, smithjane_1001_7_backprop-1.py" in found[1].note
+    summary = grade_batch(quick_course, found, tmp_path / "out")
+    rows = list(csv.reader((tmp_path / "out" / "grades.csv").open()))
+    assert [(r[0], r[1], r[-1]) for r in rows[1:]] == [("leejo", "100", "yes"),
+                                                       ("smithjane", "100", "no")]
+    assert summary.count("graded") == 2
+
+
+def test_an_extracted_canvas_folder_is_read_the_same_way(quick_course, tmp_path):
+    folder = tmp_path / "canvas"
+    folder.mkdir()
+    shutil.copy(REFERENCE, folder / canvas_name("smithjane", True, 4))
+    found = collect([folder], quick_course, tmp_path / "unpacked")
+    assert [(s.student, s.late) for s in found] == [("smithjane", True)]
+
+
+def test_nbgrader_submitted_layout(quick_course, tmp_path):
+    submitted = tmp_path / "course" / "submitted"
+    for student in ("ana", "ben"):
+        (submitted / student / "backprop").mkdir(parents=True)
+        shutil.copy(REFERENCE, submitted / student / "backprop" / "backprop.py")
+        (submitted / student / "backprop" / "timestamp.txt").write_text("2026-03-01 09:00:00")
+    found = collect([submitted], quick_course, tmp_path / "unpacked")
+    assert [(s.student, s.path.parent.parent.name) for s in found] == [("ana", "ana"),
+                                                                       ("ben", "ben")]
+
+
+def test_the_newest_of_several_files_wins_across_paths(quick_course, tmp_path):
+    older, newer = tmp_path / "a" / "kim.py", tmp_path / "b" / "kim.py"
+    for path in (older, newer):
+        path.parent.mkdir()
+        shutil.copy(REFERENCE, path)
+    os.utime(older, (1_700_000_000, 1_700_000_000))
+    [found] = collect([tmp_path / "b", tmp_path / "a"], quick_course, tmp_path / "unpacked")
+    assert found.path == newer
+    assert found.note.startswith("2 files; graded the newest")
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda p: (p / "notes.txt").write_text("hi"), "no submissions found; expected student"),
+    (lambda p: None, "no submissions found"),
+])
+def test_an_unknown_layout_is_one_clear_error(quick_course, tmp_path, make, words):
+    folder = tmp_path / "stuff"
+    folder.mkdir()
+    make(folder)
+    with pytest.raises(CourseError, match=words):
+        collect([folder], quick_course, tmp_path / "unpacked")
+
+
+def test_a_corrupt_zip_is_one_clear_error(quick_course, tmp_path):
+    archive = tmp_path / "submissions.zip"
+    archive.write_text("not a zip")
+    with pytest.raises(CourseError, match="submissions.zip: not a readable zip file"):
+        collect([archive], quick_course, tmp_path / "unpacked")
+
+
+def test_gradebook_scores_are_readable_with_plain_sqlite(quick_course, tmp_path):
+    out = tmp_path / "out"
+    grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
+    with sqlite3.connect(out / "gradebook.db") as db:
+        total = db.execute("select sum(auto_score) from grade").fetchone()[0]
+    assert total == 100
