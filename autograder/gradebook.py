@@ -15,8 +15,10 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 from autograder.course import Course
 from autograder.scores import StudentResult
@@ -140,9 +142,11 @@ def _put_alembic_on_path() -> None:
 
 
 def write_nbgrader_gradebook(course: Course, out: Path, students: list[str]) -> Path | None:
-    """gradebook.db through nbgrader's own API: one grade cell per test case.
+    """gradebook.db through nbgrader's own Gradebook and models: one grade cell per case.
 
-    Returns None when nbgrader is not installed (it is an instructor extra).
+    Students, submissions and scores are written in bulk (a few statements for
+    the whole class, not one commit per student). Returns None when nbgrader
+    is not installed (it is an instructor extra).
     """
     try:
         from nbgrader.api import Gradebook
@@ -153,20 +157,66 @@ def write_nbgrader_gradebook(course: Course, out: Path, students: list[str]) -> 
         return None
     _put_alembic_on_path()
     path = out / "gradebook.db"
-    notebook = Path(course.student_file).stem
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}") as gradebook:
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}") as book:
         warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
-        gradebook.update_or_create_assignment(course.assignment)
-        gradebook.update_or_create_notebook(notebook, course.assignment)
         cases = {c["id"]: c["max_score"] for e in saved.values() for c in e["cases"]}
-        for cell, max_score in cases.items():
-            gradebook.update_or_create_grade_cell(cell, notebook, course.assignment,
-                                                  max_score=max_score, cell_type="code")
-        for student, extra in saved.items():
-            gradebook.update_or_create_student(student)
-            submission = gradebook.update_or_create_submission(course.assignment, student)
-            scores = {c["id"]: c["score"] for c in extra["cases"]}
-            for grade in submission.notebooks[0].grades:
-                grade.auto_score = scores.get(grade.name)
-        gradebook.db.commit()
+        notebook = _nbgrader_structure(book, course, cases)
+        _nbgrader_submissions(book, notebook, list(saved))
+        _nbgrader_scores(book, notebook, saved)
     return path
+
+
+def _nbgrader_structure(book: Any, course: Course, cases: dict[str, float]) -> Any:
+    """The assignment, its one notebook and a grade cell per test case."""
+    name = Path(course.student_file).stem
+    book.update_or_create_assignment(course.assignment)
+    notebook = book.update_or_create_notebook(name, course.assignment)
+    for cell, max_score in cases.items():
+        book.update_or_create_grade_cell(cell, name, course.assignment,
+                                         max_score=max_score, cell_type="code")
+    return notebook
+
+
+def _nbgrader_submissions(book: Any, notebook: Any, students: list[str]) -> None:
+    """Students and empty submissions (one grade row per cell), as add_submission makes
+    them, inserted in bulk."""
+    from nbgrader.api import Grade, Student, SubmittedAssignment, SubmittedNotebook
+    from sqlalchemy import insert
+
+    session = book.db
+    known = {sid for (sid,) in session.query(Student.id)}
+    session.add_all(Student(id=s) for s in students if s not in known)
+    submitted = {sid for (sid,) in session.query(SubmittedAssignment.student_id).filter(
+        SubmittedAssignment.assignment_id == notebook.assignment_id)}
+    cells = [cell.id for cell in notebook.grade_cells]
+    tables: dict[Any, list[dict]] = {SubmittedAssignment: [], SubmittedNotebook: [], Grade: []}
+    for student in (s for s in students if s not in submitted):
+        submission, graded = uuid.uuid4().hex, uuid.uuid4().hex
+        tables[SubmittedAssignment].append(
+            {"id": submission, "assignment_id": notebook.assignment_id, "student_id": student})
+        tables[SubmittedNotebook].append(
+            {"id": graded, "assignment_id": submission, "notebook_id": notebook.id})
+        tables[Grade] += [{"id": uuid.uuid4().hex, "cell_id": cell, "notebook_id": graded}
+                          for cell in cells]
+    for model, rows in tables.items():
+        if rows:
+            session.execute(insert(model), rows)
+    session.commit()
+
+
+def _nbgrader_scores(book: Any, notebook: Any, saved: dict[str, dict]) -> None:
+    from nbgrader.api import BaseCell, Grade, SubmittedAssignment, SubmittedNotebook
+    from sqlalchemy import update
+
+    session = book.db
+    rows = (session.query(Grade.id, BaseCell.name, SubmittedAssignment.student_id)
+            .join(BaseCell, Grade.cell_id == BaseCell.id)
+            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+            .filter(SubmittedNotebook.notebook_id == notebook.id))
+    scores = {s: {c["id"]: c["score"] for c in e["cases"]} for s, e in saved.items()}
+    changes = [{"id": grade, "auto_score": scores[student].get(cell)}
+               for grade, cell, student in rows if student in scores]
+    if changes:
+        session.execute(update(Grade), changes)
+    session.commit()

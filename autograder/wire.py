@@ -76,9 +76,11 @@ def _npy_bytes(array: np.ndarray) -> bytes:
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         return buffer.getvalue()
-    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': {array.shape}, }}"
+    shape = array.shape
+    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': {shape}, }}"
     header += " " * (-(len(header) + 11) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + array.tobytes()
+    prefix = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+    return prefix + header.encode() + array.tobytes()
 
 
 def _load_npy(raw: bytes) -> np.ndarray:
