@@ -72,9 +72,9 @@ def check_file(course: Course, path: Path) -> StudentResult:
     """Run the public cases only, for a student checking their own work."""
     if not path.is_file():
         raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}")
-    suites = load_suites(course, public_only=True)
-    zygote = Zygote()
+    zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     try:
+        suites = load_suites(course, public_only=True)
         return score_run(course, path.stem, run_submission(course, suites, path, zygote))
     finally:
         zygote.close()

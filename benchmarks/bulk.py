@@ -48,7 +48,11 @@ def write_class(folder: Path, n: int) -> None:
 def _tree(pid: int) -> list[int]:
     pids, stack = [pid], [pid]
     while stack:
-        for task in Path(f"/proc/{stack.pop()}/task").glob("*"):
+        try:
+            tasks = list(Path(f"/proc/{stack.pop()}/task").iterdir())
+        except OSError:  # the process ended while we looked
+            continue
+        for task in tasks:
             try:
                 children = [int(c) for c in (task / "children").read_text().split()]
             except OSError:
@@ -127,6 +131,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--otter-sample", type=int, default=3, help="submissions for otter run")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each check timing")
+    parser.add_argument("--check-python", default=PYTHON,
+                        help="python of the environment to time `check` in, for example a "
+                             "student's venv with only numpy, otter-grader and PyYAML")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bulk-bench-"))
     try:
@@ -168,9 +175,12 @@ def report(args: argparse.Namespace, work: Path) -> None:
           f"-> ours is {per_otter / per_ours:.0f}x faster; {disagreements} disagreements")
 
     student_file = ROOT / "exercises" / "backprop.py"
-    check = timed([PYTHON, "-m", "autograder", "check", str(student_file)], args.repeat)
-    otter_check = timed([OTTER, "check", str(student_file), "-t", str(ROOT / "exercises" /
-                                                                      "tests")], args.repeat)
+    check_python = Path(args.check_python)
+    check = timed([str(check_python), "-m", "autograder", "check", str(student_file)],
+                  args.repeat)
+    otter_check = timed([str(check_python.with_name("otter")), "check", str(student_file),
+                         "-t", str(ROOT / "exercises" / "tests")], args.repeat)
+    print(f"check timed with {check_python}")
     print(f"check one file: ours median {check:.2f} s, otter check median {otter_check:.2f} s "
           f"(ratio {otter_check / check:.1f}x)")
 
