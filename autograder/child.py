@@ -6,14 +6,12 @@ submission it forks: the new process limits itself, loads the student's file
 and answers calls on its own socket until it is killed. The fork server never
 loads student code, the reference or the tests, so every submission starts
 from the same clean state without paying for a fresh interpreter and numpy.
-The only module of ours it loads is ``wire``, by path.
+The only modules of ours it loads are ``wire`` and ``confine``, by path.
 """
 
-import ctypes
 import importlib.util
 import json
 import os
-import resource
 import signal
 import socket
 import sys
@@ -23,16 +21,17 @@ import traceback
 import numpy  # noqa: F401  (imported once here, inherited by every fork)
 
 
-def _load_wire():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wire.py")
-    spec = importlib.util.spec_from_file_location("_grader_wire", path)
+def _load_sibling(name):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_grader_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-wire = _load_wire()
-PR_SET_PDEATHSIG = 1
+wire = _load_sibling("wire")
+confinement = _load_sibling("confine")
+SERVER_MISSING = []  # layers the fork server itself could not apply (set in main)
 
 
 def _student_line(error, path):
@@ -65,10 +64,16 @@ def _load_student(path):
     return module
 
 
+def _send(fd, message):
+    data = wire.frame(message)
+    while data:
+        data = data[os.write(fd, data):]
+
+
 def _serve(module, path, fd):
     while True:
         try:
-            request = wire.receive(fd)
+            request = wire.receive(lambda n: os.read(fd, n))
         except EOFError:
             return
         function = getattr(module, request["function"], None)
@@ -80,7 +85,7 @@ def _serve(module, path, fd):
         except BaseException as error:  # the student's failure is the result
             reply = _fault(error, path)
         reply["changed"] = _changed(request, args, kwargs)
-        wire.send(fd, reply)
+        _send(fd, reply)
 
 
 def _changed(request, args, kwargs):
@@ -95,11 +100,7 @@ def _changed(request, args, kwargs):
 
 
 def _confine(request):
-    """In the forked child, before any student code: own session, limits, output file."""
-    os.setsid()
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    for name, value in request["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
+    """In the forked child, before any student code: output file, then every layer."""
     os.chdir(request["scratch"])
     out = os.open("stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(out, 1)
@@ -108,19 +109,21 @@ def _confine(request):
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+    return SERVER_MISSING + confinement.confine(request["scratch"], request["rlimits"],
+                                                request["slot"])
 
 
 def _run_submission(request, fd):
     """The forked child's whole life: load the file, then answer calls."""
     path = request["submission"]
+    missing = _confine(request)
     try:
-        _confine(request)
         module = _load_student(path)
     except BaseException as error:  # a broken file is a verdict, not a crash
-        wire.send(fd, _fault(error, path))
+        _send(fd, {**_fault(error, path), "unprotected": missing})
         return
     names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    wire.send(fd, {"ready": names})
+    _send(fd, {"ready": names, "unprotected": missing})
     _serve(module, path, fd)
 
 
@@ -155,8 +158,10 @@ def _reap(pid, grace):
 
 def main():
     control = socket.socket(fileno=int(sys.argv[1]))
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    confinement.LIBC.prctl(confinement.PR_SET_PDEATHSIG, signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    SERVER_MISSING.extend(confinement.new_network_namespace())
+    confinement.preload_standard_library()
     while True:
         data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)  # one SOCK_SEQPACKET message
         if not data:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -48,6 +47,7 @@ class Loaded:
     status: str
     message: str
     functions: tuple[str, ...] = ()
+    unprotected: tuple[str, ...] = ()  # confinement layers this machine could not apply
 
 
 STATUS_TEXT = {
@@ -72,6 +72,7 @@ def _rlimits(limits: Limits) -> dict[str, int]:
         "RLIMIT_AS": limits.memory_mb * 1024 * 1024,
         "RLIMIT_CPU": int(limits.submission_seconds) + 1,
         "RLIMIT_FSIZE": FILE_LIMIT,
+        "RLIMIT_NOFILE": 64,
         "RLIMIT_CORE": 0,
     }
 
@@ -93,7 +94,9 @@ class Zygote:
     it starts in about a millisecond instead of a fresh interpreter's 100 ms.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, slot: int = 0) -> None:
+        """slot: this server's number among those running at once (one sandbox user each)."""
+        self.slot = slot
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-u", "-B", str(CHILD), str(theirs.fileno())],
@@ -112,7 +115,7 @@ class Zygote:
         """Fork a process for one submission; return its pid and our end of its channel."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         request = {"op": "spawn", "submission": str(submission), "scratch": str(scratch),
-                   "rlimits": _rlimits(limits)}
+                   "rlimits": _rlimits(limits), "slot": self.slot}
         try:
             pid = self._ask(request, (theirs.fileno(),))["pid"]
         finally:
@@ -147,9 +150,11 @@ class Worker:
 
     def __init__(self, zygote: Zygote, submission: Path, limits: Limits):
         self.zygote = zygote
-        self.submission = Path(submission).resolve()
         self.limits = limits
         self.scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+        self.submission = self.scratch / Path(submission).name
+        shutil.copyfile(submission, self.submission)
+        self.submission.chmod(0o644)
         self.pid: int | None = None
         self.channel: socket.socket | None = None
         self.loaded: Loaded | None = None
@@ -173,25 +178,28 @@ class Worker:
             reply = self._receive(self.limits.import_seconds)
         except StudentFault as fault:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}")
+        unprotected = tuple(map(str, reply.get("unprotected", ())))
         if "ready" in reply:
-            return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]))
+            return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected)
         self._stop()
         detail = _with_line(reply, reply["message"])
-        return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}")
+        return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
+                      unprotected)
 
     def _receive(self, seconds: float) -> dict:
+        """The child's next message, within the time limit (a partial message counts too)."""
         wait = min(seconds, self.deadline - time.monotonic())
-        ready, _, _ = select.select([self.channel], [], [], max(wait, 0))
-        if not ready:
+        self.channel.settimeout(max(wait, 1e-6))
+        try:
+            return wire.receive(self.channel.recv)
+        except TimeoutError:
             self._stop()
             if wait < seconds:
                 raise StudentFault("timeout", "the submission used up its "
-                                   f"{self.limits.submission_seconds:g} s in all")
+                                   f"{self.limits.submission_seconds:g} s in all") from None
             raise StudentFault("timeout", f"did not finish within {seconds:g} s "
-                               "(an endless loop?)")
-        try:
-            return wire.receive(self.channel.fileno())
-        except (EOFError, ValueError):
+                               "(an endless loop?)") from None
+        except (EOFError, ValueError, KeyError):
             raise _ended(self._stop(grace=1.0)) from None
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
@@ -204,14 +212,17 @@ class Worker:
         request = {"function": name, "args": [wire.to_plain(a) for a in args],
                    "kwargs": {k: wire.to_plain(v) for k, v in kwargs.items()}}
         try:
-            wire.send(self.channel.fileno(), request)
+            self.channel.settimeout(self.limits.call_seconds)
+            self.channel.sendall(wire.frame(request))
         except OSError:
             raise _ended(self._stop(grace=1.0)) from None
         reply = self._receive(self.limits.call_seconds)
         if "fault" in reply:
             verb = _VERBS.get(reply["fault"], "raised")
             raise StudentFault(reply["fault"], _with_line(reply, f"{verb} {reply['message']}"))
-        changed = {k: wire.from_plain(v) for k, v in reply["changed"].items()}
+        if "value" not in reply:
+            raise _ended(self._stop(grace=1.0))
+        changed = {str(k): wire.from_plain(v) for k, v in dict(reply.get("changed", {})).items()}
         return wire.from_plain(reply["value"]), changed
 
     def output(self) -> str:

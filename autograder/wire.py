@@ -12,14 +12,14 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-MAX_MESSAGE = 256 * 1024 * 1024
+MAX_MESSAGE = 64 * 1024 * 1024
 
 
 class Unreadable:
@@ -99,19 +99,16 @@ def _load_npy(raw: bytes) -> np.ndarray:
     return np.load(io.BytesIO(raw), allow_pickle=False)
 
 
-def send(fd: int, message: dict) -> None:
-    """Write one framed JSON message to a file descriptor."""
+def frame(message: dict) -> bytes:
+    """One message as bytes to send: a 4-byte length, then JSON."""
     body = json.dumps(message).encode("utf-8")
-    data = struct.pack(">I", len(body)) + body
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    return struct.pack(">I", len(body)) + body
 
 
-def _read_exactly(fd: int, size: int) -> bytes:
+def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes:
     chunks = []
     while size:
-        chunk = os.read(fd, min(size, 1 << 20))
+        chunk = read(min(size, 1 << 20))
         if not chunk:
             raise EOFError("the other side closed the channel")
         chunks.append(chunk)
@@ -119,12 +116,12 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(fd: int) -> dict:
-    """Read one framed JSON message; EOFError if the other side is gone."""
-    (size,) = struct.unpack(">I", _read_exactly(fd, 4))
+def receive(read: Callable[[int], bytes]) -> dict:
+    """Read one framed JSON message with read(n); EOFError if the other side is gone."""
+    (size,) = struct.unpack(">I", _read_exactly(read, 4))
     if size > MAX_MESSAGE:
         raise ValueError(f"message of {size} bytes is larger than the limit")
-    message = json.loads(_read_exactly(fd, size))
+    message = json.loads(_read_exactly(read, size))
     if not isinstance(message, dict):
         raise ValueError("message is not a JSON object")
     return message
