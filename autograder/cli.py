@@ -75,6 +75,10 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
         for row in rows:
             cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
             print(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+    if summary.unprotected:
+        print("warning: on this machine student code ran without: "
+              + "; ".join(summary.unprotected) + ". Grades are unaffected; see README "
+              "'How a submission is graded'.", file=sys.stderr)
     print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
           f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
           f"grades in {summary.grades}")

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograder import gradebook
 from autograder.course import Course, CourseError
@@ -37,6 +38,7 @@ class Outcome:
     student: str
     state: str  # "graded", "skipped" (unchanged since last run) or "failed" (grader error)
     detail: str = ""
+    unprotected: tuple[str, ...] = ()  # confinement layers that could not be applied
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class BatchSummary:
 
     def count(self, state: str) -> int:
         return sum(outcome.state == state for outcome in self.outcomes)
+
+    @property
+    def unprotected(self) -> list[str]:
+        return sorted({layer for outcome in self.outcomes for layer in outcome.unprotected})
 
 
 def _digest(paths: list[Path]) -> str:
@@ -89,15 +95,19 @@ class _Task:
 _worker: dict = {}  # this grading process's course, test files, output folder, fork server
 
 
-def _init_worker(course: Course, suites: list[Suite], out: Path) -> None:
-    _worker.update(course=course, suites=suites, out=out, zygote=Zygote())
+def _init_worker(course: Course, suites: list[Suite], out: Path, slot: int = 0) -> None:
+    _worker.update(course=course, suites=suites, out=out, zygote=Zygote(slot))
 
 
-def _init_pool_process(course: Course, suites: list[Suite], out: Path) -> None:
-    """In each forked grading process: die with the parent, leave Ctrl-C to it."""
+def _init_pool_process(course: Course, suites: list[Suite], out: Path, slots: Any) -> None:
+    """In each forked grading process: die with the parent, leave Ctrl-C to it, and take
+    the next slot number (each slot's student code runs as its own sandbox user)."""
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _init_worker(course, suites, out)
+    with slots.get_lock():
+        slots.value += 1
+        slot = slots.value
+    _init_worker(course, suites, out, slot)
 
 
 def _grade_one(task: _Task) -> Outcome:
@@ -112,7 +122,7 @@ def _grade_one(task: _Task) -> Outcome:
         gradebook.write_result(out, result, extra)
     except Exception as err:  # our own failure: report it, keep going, retry next run
         return Outcome(submission.student, "failed", f"{type(err).__name__}: {err}")
-    return Outcome(submission.student, "graded")
+    return Outcome(submission.student, "graded", unprotected=run.loaded.unprotected)
 
 
 def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
@@ -125,7 +135,8 @@ def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]
             _worker.pop("zygote").close()
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(tasks)), _init_pool_process, setup) as pool:
+    slots = context.Value("i", 0)
+    with context.Pool(min(jobs, len(tasks)), _init_pool_process, (*setup, slots)) as pool:
         yield from pool.imap_unordered(_grade_one, tasks, chunksize=4)
 
 

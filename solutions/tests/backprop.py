@@ -168,12 +168,19 @@ def backward_on_one_sample(backward):
 
 @test_case(points=2, hidden=True)
 def backward_leaves_inputs_unchanged(sigmoid_grad, dense_backward, backward):
-    """sigmoid_grad, dense_backward and backward do not modify their arguments"""
+    """sigmoid_grad, dense_backward and backward return the right shapes and leave their
+    arguments as they were"""
     params, cache, y = reference_case("backward inputs")
     before = copy_of((params, cache, y))
-    sigmoid_grad(cache["z1"])
-    dense_backward(cache["y_pred"] - y, cache["a1"], params["W2"])
-    backward(params, cache, y)
+    expect_shape(sigmoid_grad(cache["z1"]), (N, H), "sigmoid_grad(z1)")
+    got = as_tuple(dense_backward(cache["y_pred"] - y, cache["a1"], params["W2"]), 3,
+                   "dense_backward(grad_out, a1, W2)")
+    for value, shape, what in zip(got, [(N, H), (H, D_OUT), (D_OUT,)],
+                                  ["grad_x", "grad_W", "grad_b"]):
+        expect_shape(value, shape, what)
+    grads = as_dict(backward(params, cache, y), KEYS, "grads")
+    for key in KEYS:
+        expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
     expect_unchanged(before[0], params, "params")
     expect_unchanged(before[1], cache, "cache")
     expect_unchanged(before[2], y, "y_true")

@@ -118,12 +118,14 @@ def forward_on_one_sample(forward):
 
 @test_case(points=2, hidden=True)
 def forward_leaves_inputs_unchanged(sigmoid, dense, forward):
-    """sigmoid, dense and forward do not modify their arguments"""
+    """sigmoid, dense and forward return arrays of the right shapes and leave their
+    arguments as they were"""
     x, params = network_inputs("forward inputs")
     before = copy_of((x, params))
-    sigmoid(x)
-    dense(x, params["W1"], params["b1"])
-    forward(x, params)
+    expect_shape(sigmoid(x), (N, D_IN), "sigmoid(x)")
+    expect_shape(dense(x, params["W1"], params["b1"]), (N, H), "dense(x, W1, b1)")
+    y_pred, _ = as_tuple(forward(x, params), 2, "forward(x, params)")
+    expect_shape(y_pred, (N, D_OUT), "y_pred")
     expect_unchanged(before[0], x, "x")
     expect_unchanged(before[1], params, "params")
 ### END HIDDEN TESTS

@@ -31,7 +31,7 @@ def mse_grad_small_example(mse_grad):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_unchanged, rng
+from autograder.checks import copy_of, expect_shape, expect_unchanged, rng
 from solutions import backprop as ref
 
 
@@ -87,11 +87,11 @@ def mse_grad_on_one_sample(mse_grad):
 
 @test_case(points=1, hidden=True)
 def mse_leaves_inputs_unchanged(mse, mse_grad):
-    """mse and mse_grad do not modify y_true or y_pred"""
+    """mse and mse_grad return a number and an array, and leave y_true and y_pred as they were"""
     y_true, y_pred = batch("mse inputs", 7, 3)
     before = copy_of((y_true, y_pred))
-    mse(y_true, y_pred)
-    mse_grad(y_true, y_pred)
+    as_number(mse(y_true, y_pred), "mse on a (7, 3) batch")
+    expect_shape(mse_grad(y_true, y_pred), (7, 3), "mse_grad on a (7, 3) batch")
     expect_unchanged(before[0], y_true, "y_true")
     expect_unchanged(before[1], y_pred, "y_pred")
 ### END HIDDEN TESTS

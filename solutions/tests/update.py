@@ -23,8 +23,14 @@ def update_small_example(update):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_unchanged, random_params
+from autograder.checks import copy_of, expect_shape, expect_unchanged, random_params
 from solutions import backprop as ref
+
+
+def expect_new_params(new, params):
+    new = as_dict(new, KEYS, "new_params")
+    for key in KEYS:
+        expect_shape(new[key], params[key].shape, f"new_params[{key!r}]")
 
 
 def reference_case(label):
@@ -43,18 +49,18 @@ def update_rule(update):
 
 @test_case(points=2, hidden=True)
 def update_leaves_params_unchanged(update):
-    """update returns a new dict and leaves params as it was"""
+    """update returns a new dict with the right shapes and leaves params as it was"""
     params, grads = reference_case("update params")
     before = copy_of(params)
-    update(params, grads, 0.05)
+    expect_new_params(update(params, grads, 0.05), before)
     expect_unchanged(before, params, "params")
 
 
 @test_case(points=2, hidden=True)
 def update_leaves_grads_unchanged(update):
-    """update leaves grads as it was"""
+    """update returns a new dict with the right shapes and leaves grads as it was"""
     params, grads = reference_case("update grads")
     before = copy_of(grads)
-    update(params, grads, 0.05)
+    expect_new_params(update(params, grads, 0.05), params)
     expect_unchanged(before, grads, "grads")
 ### END HIDDEN TESTS
