@@ -9,6 +9,7 @@ from the same clean state without paying for a fresh interpreter and numpy.
 The only modules of ours it loads are ``wire`` and ``confine``, by path.
 """
 
+import errno
 import importlib.util
 import json
 import os
@@ -49,6 +50,8 @@ def _fault(error, path):
         kind, text = "todo", "NotImplementedError"
     elif isinstance(error, MemoryError):
         kind, text = "memory", "MemoryError"
+    elif isinstance(error, OSError) and error.errno == errno.EFBIG:
+        kind, text = "output", "OSError: File too large"
     elif isinstance(error, SyntaxError):
         kind, text = "syntax", f"SyntaxError: {error.msg}"
     else:

@@ -94,6 +94,9 @@ _CHECKS = {
     _integer: "a whole number",
 }
 
+DEFAULT_LIMITS = {"call_seconds": 2, "import_seconds": 10, "submission_seconds": 60,
+                  "memory_mb": 1024, "output_kb": 64}
+
 _TOP = {
     "assignment": _text,
     "student_file": _text,
@@ -167,6 +170,8 @@ def load_course(path: str | Path) -> Course:
         mark = getattr(err, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         raise CourseError(f"{name}: not valid YAML{line}; check its indentation") from None
+    if isinstance(data, dict) and isinstance(data.get("limits", {}), dict):
+        data["limits"] = {**DEFAULT_LIMITS, **data.get("limits", {})}
     _check_mapping(data, _TOP, "", name)
     return Course(
         root=source.resolve().parent,

@@ -59,11 +59,12 @@ STATUS_TEXT = {
     "timeout": "Your file took too long to load",
     "crashed": "Your file crashed the process while it was being loaded",
     "todo": "Your file raised NotImplementedError while it was being loaded",
+    "output": "Your file wrote too much while it was being loaded",
 }
 
 
 _VERBS = {"exit": "called", "memory": "ran out of memory:", "error": "raised",
-          "todo": "is not written yet: it still raises"}
+          "todo": "is not written yet: it still raises", "output": "wrote too much:"}
 
 
 def _rlimits(limits: Limits) -> dict[str, int]:
@@ -134,15 +135,23 @@ class Zygote:
         self.process.wait()
 
 
-def _ended(code: int | None) -> StudentFault:
-    """The fault for a child that closed its pipe, from its exit code."""
+def _ended(code: int | None, limits: Limits) -> StudentFault:
+    """The fault for a child that closed its channel, from its exit code."""
     if code is not None and code >= 0:
         return StudentFault("exit", f"ended the process with exit code {code} "
                             "(os._exit or similar)")
     name = signal.Signals(-code).name if code is not None else "unknown"
-    reasons = {"SIGXCPU": "used up its CPU time", "SIGXFSZ": "wrote too much output",
+    reasons = {"SIGXCPU": f"used up its CPU time (limit {limits.submission_seconds:g} s)",
+               "SIGXFSZ": f"wrote more than {FILE_LIMIT >> 20} MB to a file",
                "SIGSEGV": "crashed the process (segmentation fault)"}
     return StudentFault("crashed", reasons.get(name, f"was stopped by {name}"))
+
+
+def _limit_note(kind: str, limits: Limits) -> str:
+    """The limit a fault ran into, named for the student."""
+    notes = {"memory": f" (the limit is {limits.memory_mb} MB)",
+             "output": f" (files and prints are capped at {FILE_LIMIT >> 20} MB)"}
+    return notes.get(kind, "")
 
 
 class Worker:
@@ -182,7 +191,7 @@ class Worker:
         if "ready" in reply:
             return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected)
         self._stop()
-        detail = _with_line(reply, reply["message"])
+        detail = _with_line(reply, reply["message"] + _limit_note(reply["fault"], self.limits))
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
                       unprotected)
 
@@ -200,7 +209,7 @@ class Worker:
             raise StudentFault("timeout", f"did not finish within {seconds:g} s "
                                "(an endless loop?)") from None
         except (EOFError, ValueError, KeyError):
-            raise _ended(self._stop(grace=1.0)) from None
+            raise _ended(self._stop(grace=1.0), self.limits) from None
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
@@ -215,13 +224,15 @@ class Worker:
             self.channel.settimeout(self.limits.call_seconds)
             self.channel.sendall(wire.frame(request))
         except OSError:
-            raise _ended(self._stop(grace=1.0)) from None
+            raise _ended(self._stop(grace=1.0), self.limits) from None
         reply = self._receive(self.limits.call_seconds)
         if "fault" in reply:
-            verb = _VERBS.get(reply["fault"], "raised")
-            raise StudentFault(reply["fault"], _with_line(reply, f"{verb} {reply['message']}"))
+            kind = reply["fault"]
+            note = _limit_note(kind, self.limits)
+            text = f"{_VERBS.get(kind, 'raised')} {reply['message']}{note}"
+            raise StudentFault(kind, _with_line(reply, text))
         if "value" not in reply:
-            raise _ended(self._stop(grace=1.0))
+            raise _ended(self._stop(grace=1.0), self.limits)
         changed = {str(k): wire.from_plain(v) for k, v in dict(reply.get("changed", {})).items()}
         return wire.from_plain(reply["value"]), changed
 

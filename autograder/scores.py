@@ -23,10 +23,11 @@ STATUS = {
     "timeout": "Your code took longer than the time limit.",
     "crashed": "Your code crashed the process that ran it.",
     "memory": "Your code used more memory than allowed.",
+    "output": "Your code printed or wrote more than allowed.",
 }
 
 _LOAD_STATUS = {"syntax": "syntax_error", "error": "import_error", "todo": "import_error"}
-_SEVERITY = ["timeout", "memory", "crashed", "exit", "missing"]
+_SEVERITY = ["timeout", "memory", "output", "crashed", "exit", "missing"]
 
 
 @dataclass(frozen=True)

@@ -121,11 +121,17 @@ def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path)
 def _descendants(pid: int) -> list[int]:
     found, stack = [], [pid]
     while stack:
-        current = stack.pop()
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            children = (task / "children").read_text().split()
-            found += map(int, children)
-            stack += map(int, children)
+        try:
+            tasks = list(Path(f"/proc/{stack.pop()}/task").iterdir())
+        except OSError:  # ended while we looked
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            stack += children
     return found
 
 

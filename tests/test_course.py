@@ -28,7 +28,7 @@ def edited(data: dict, path: str, value) -> dict:
 ERRORS = [
     ("exercises.2.points", "two", "exercises[2].points must be a positive number, got 'two'"),
     ("exercises.0.points", -5, "exercises[0].points must be a positive number, got -5"),
-    ("limits.call_seconds", "DELETE", "missing key 'limits.call_seconds'"),
+    ("tests.public", "DELETE", "missing key 'tests.public'"),
     ("limits.call_secnds", 2, "unknown key 'limits.call_secnds'; did you mean 'call_seconds'?"),
     ("seed", 1.5, "seed must be a whole number, got 1.5"),
     ("assignment", "", "assignment must be a non-empty string, got ''"),
@@ -93,3 +93,13 @@ def test_missing_tests_folder_is_an_error(course_copy):
     path.write_text(yaml.safe_dump(edited(data, "tests.source", "nowhere/tests")))
     with pytest.raises(CourseError, match="tests.source names nowhere/tests, which does not"):
         load_suites(load_course(path))
+
+
+def test_limits_left_out_take_their_defaults(course_copy):
+    path, data = course_copy
+    del data["limits"]["memory_mb"]
+    path.write_text(yaml.safe_dump(data))
+    assert load_course(path).limits.memory_mb == 1024
+    del data["limits"]
+    path.write_text(yaml.safe_dump(data))
+    assert load_course(path).limits.call_seconds == 2
