@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 import traceback
+import types
 
 import numpy  # noqa: F401  (imported once here, inherited by every fork)
 
@@ -35,12 +36,25 @@ confinement = _load_sibling("confine")
 SERVER_MISSING = []  # layers the fork server itself could not apply (set in main)
 
 
-def _student_line(error, path):
-    """The last line of the student's file in the traceback, or None."""
-    if isinstance(error, SyntaxError) and error.filename == path:
-        return error.lineno
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == path]
-    return frames[-1].lineno if frames else None
+class NotebookError(Exception):
+    """The notebook is not a readable nbformat 4 notebook."""
+
+
+def _is_student_code(filename, path):
+    return filename == path or filename.startswith("cell ")
+
+
+def _where(error, path):
+    """Where in the student's code the error happened, in words, or None."""
+    if isinstance(error, SyntaxError) and _is_student_code(error.filename or "", path):
+        filename, line = error.filename, error.lineno
+    else:
+        frames = [f for f in traceback.extract_tb(error.__traceback__)
+                  if _is_student_code(f.filename, path)]
+        if not frames:
+            return None
+        filename, line = frames[-1].filename, frames[-1].lineno
+    return f"line {line} of your file" if filename == path else f"line {line} of {filename}"
 
 
 def _fault(error, path):
@@ -54,17 +68,60 @@ def _fault(error, path):
         kind, text = "output", "OSError: File too large"
     elif isinstance(error, SyntaxError):
         kind, text = "syntax", f"SyntaxError: {error.msg}"
+    elif isinstance(error, NotebookError):
+        kind, text = "notebook", str(error)
     else:
         kind, text = "error", f"{type(error).__name__}: {error}"
-    return {"fault": kind, "message": text[:500], "line": _student_line(error, path)}
+    return {"fault": kind, "message": text[:500], "where": _where(error, path)}
+
+
+def _notebook_cells(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            notebook = json.load(handle)
+        cells = notebook["cells"]
+        if notebook.get("nbformat") != 4 or not isinstance(cells, list):
+            raise NotebookError("it is not an nbformat 4 notebook")
+        return [(number, cell["source"]) for number, cell in enumerate(cells, 1)
+                if cell.get("cell_type") == "code"]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise NotebookError(f"it is not a readable notebook ({type(error).__name__})") from None
+
+
+def _run_notebook(path, namespace):
+    """Run the code cells in order; a cell that fails is a note, the others still run."""
+    notes = []
+    for number, source in _notebook_cells(path):
+        text = "".join(source) if isinstance(source, list) else str(source)
+        if text.lstrip().startswith(wire.NOT_RUN):
+            continue
+        lines = text.splitlines()
+        magics = [i for i, line in enumerate(lines) if line.lstrip().startswith(("%", "!"))]
+        for i in magics:
+            lines[i] = ""
+        if magics:
+            notes.append(f"cell {number}: skipped {len(magics)} IPython magic or shell line(s)")
+        try:
+            exec(compile("\n".join(lines), f"cell {number}", "exec"), namespace)
+        except BaseException as error:  # one broken cell must not hide the others
+            fault = _fault(error, path)
+            notes.append(f"cell {number} failed: {fault['message']}"
+                         + (f" ({fault['where']})" if fault["where"] else ""))
+    return notes
 
 
 def _load_student(path):
+    """Run the student's .py file or notebook as the module `backprop`; notes on the way."""
+    if path.endswith(".ipynb"):
+        module = types.ModuleType("backprop")
+        module.__file__ = path
+        sys.modules["backprop"] = module
+        return module, _run_notebook(path, vars(module))
     spec = importlib.util.spec_from_file_location("backprop", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["backprop"] = module
     spec.loader.exec_module(module)
-    return module
+    return module, []
 
 
 def _send(fd, message):
@@ -121,12 +178,12 @@ def _run_submission(request, fd):
     path = request["submission"]
     missing = _confine(request)
     try:
-        module = _load_student(path)
+        module, notes = _load_student(path)
     except BaseException as error:  # a broken file is a verdict, not a crash
         _send(fd, {**_fault(error, path), "unprotected": missing})
         return
     names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    _send(fd, {"ready": names, "unprotected": missing})
+    _send(fd, {"ready": names, "unprotected": missing, "notes": notes})
     _serve(module, path, fd)
 
 

@@ -7,9 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.course import Course, CourseError, load_course
+from autograder.course import DEFAULT_COURSE, Course, CourseError, load_course
 
-DEFAULT_COURSE = Path(__file__).resolve().parents[1] / "course.yaml"
 MAX_TABLE = 60  # larger classes: see grades.csv
 
 
@@ -33,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("--out", type=Path, required=True, help="folder for autograder.zip")
     release.add_argument("--student-dir", type=Path, default=None,
                          help="where to write the student files (default: OUT/student)")
+    release.add_argument("--nbgrader", type=Path, default=None, metavar="COURSE_DIR",
+                         help="also write COURSE_DIR/source/<assignment>/ for nbgrader")
     return parser
 
 
@@ -55,7 +56,7 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
     from autograder.gradebook import grade_rows
     from autograder.jobs import grade_batch
     from autograder.progress import Progress
-    from autograder.submissions import collect
+    from autograder.submissions import collect, nbgrader_gradebook
 
     if args.jobs < 1:
         raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
@@ -65,7 +66,8 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
             print(f"note: {submission.student}: {submission.note}", file=sys.stderr)
     progress = Progress()
     try:
-        summary = grade_batch(course, submissions, args.out, args.jobs, args.force, progress)
+        summary = grade_batch(course, submissions, args.out, args.jobs, args.force, progress,
+                              nbgrader_gradebook(args.paths))
     finally:
         progress.close()
     rows = grade_rows(course, args.out, [s.student for s in submissions])
@@ -81,17 +83,24 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
               "'How a submission is graded'.", file=sys.stderr)
     print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
           f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
-          f"grades in {summary.grades}")
+          f"grades in {summary.grades}"
+          + (f", nbgrader gradebook {summary.gradebook}" if summary.gradebook else ""))
     return 1 if summary.count("failed") else 0
 
 
 def _release(course: Course, args: argparse.Namespace) -> int:
-    from autograder.release import build_autograder_zip, write_student_files
+    from autograder.release import (
+        build_autograder_zip,
+        write_nbgrader_source,
+        write_student_files,
+    )
 
     student_dir = args.student_dir or args.out / "student"
     for path in write_student_files(course, student_dir):
         print(f"wrote {path}")
     print(f"wrote {build_autograder_zip(course, args.out / 'autograder.zip')}")
+    if args.nbgrader:
+        print(f"wrote {write_nbgrader_source(course, args.nbgrader)}")
     return 0
 
 

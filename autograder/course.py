@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+DEFAULT_COURSE = Path(__file__).resolve().parents[1] / "course.yaml"
+
 
 class CourseError(Exception):
     """A mistake in course.yaml or in the files it points to."""
@@ -50,6 +52,7 @@ class Course:
     tests_source: str
     tests_public: str
     reference: str
+    lesson: str
     exercises_dir: str
     seed: int
     tolerance: Tolerance
@@ -101,6 +104,7 @@ _TOP = {
     "assignment": _text,
     "student_file": _text,
     "reference": _text,
+    "lesson": _text,
     "exercises_dir": _text,
     "seed": _integer,
     "tests": {"source": _text, "public": _text},
@@ -181,6 +185,7 @@ def load_course(path: str | Path) -> Course:
         tests_source=data["tests"]["source"],
         tests_public=data["tests"]["public"],
         reference=data["reference"],
+        lesson=data["lesson"],
         exercises_dir=data["exercises_dir"],
         seed=data["seed"],
         tolerance=Tolerance(**data["tolerance"]),

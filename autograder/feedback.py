@@ -42,6 +42,9 @@ def render_feedback(result: StudentResult, assignment: str, note: str = "") -> s
         lines += ["", f"Note: you handed in {note}."]
     if result.load_message:
         lines += ["", result.load_message]
+    if result.notes:
+        lines += ["", "Notes on your notebook (the other cells still ran):", "",
+                  *(f"- {note}" for note in result.notes)]
     lines += ["", "| exercise | points |", "| --- | --- |"]
     lines += [f"| {ex.exercise.title} | {_points(ex.score)} / {_points(ex.max_score)} |"
               for ex in result.exercises]
@@ -61,6 +64,7 @@ def render_check(result: StudentResult, path: Path) -> str:
     lines = [f"Public tests for {path}", ""]
     if result.load_message:
         lines += [result.load_message, ""]
+    lines += [f"note: {note}" for note in result.notes]
     width = max(len(ex.exercise.title) for ex in result.exercises)
     for ex in result.exercises:
         passed = sum(case.passed for case in ex.cases)

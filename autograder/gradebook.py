@@ -141,9 +141,11 @@ def _put_alembic_on_path() -> None:
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
-def write_nbgrader_gradebook(course: Course, out: Path, students: list[str]) -> Path | None:
+def write_nbgrader_gradebook(course: Course, out: Path, students: list[str],
+                             path: Path | None = None) -> Path | None:
     """gradebook.db through nbgrader's own Gradebook and models: one grade cell per case.
 
+    path defaults to OUT/gradebook.db; for an nbgrader course, its own gradebook.db.
     Students, submissions and scores are written in bulk (a few statements for
     the whole class, not one commit per student). Returns None when nbgrader
     is not installed (it is an instructor extra).
@@ -156,7 +158,7 @@ def write_nbgrader_gradebook(course: Course, out: Path, students: list[str]) -> 
     if not saved:
         return None
     _put_alembic_on_path()
-    path = out / "gradebook.db"
+    path = path or out / "gradebook.db"
     with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}") as book:
         warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
         cases = {c["id"]: c["max_score"] for e in saved.values() for c in e["cases"]}

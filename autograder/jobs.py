@@ -77,7 +77,8 @@ def submission_key(batch: str, submission: Submission) -> str:
 def check_file(course: Course, path: Path) -> StudentResult:
     """Run the public cases only, for a student checking their own work."""
     if not path.is_file():
-        raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}")
+        raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}"
+                          " (or your notebook)")
     zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     try:
         suites = load_suites(course, public_only=True)
@@ -155,7 +156,8 @@ def _plan(course: Course, submissions: list[Submission], out: Path,
 
 
 def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: int = 1,
-                force: bool = False, progress=None) -> BatchSummary:
+                force: bool = False, progress=None,
+                database: Path | None = None) -> BatchSummary:
     """Grade every changed submission; rebuild grades.csv and gradebook.db from the results."""
     start = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -170,5 +172,5 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
             progress.advance(outcome)
     students = [s.student for s in submissions]
     grades = gradebook.write_grades(course, out, students)
-    database = gradebook.write_nbgrader_gradebook(course, out, students)
+    database = gradebook.write_nbgrader_gradebook(course, out, students, database)
     return BatchSummary(tuple(outcomes), grades, database, time.monotonic() - start)

@@ -48,6 +48,7 @@ class Loaded:
     message: str
     functions: tuple[str, ...] = ()
     unprotected: tuple[str, ...] = ()  # confinement layers this machine could not apply
+    notes: tuple[str, ...] = ()  # notebook cells that failed or were partly skipped
 
 
 STATUS_TEXT = {
@@ -60,6 +61,7 @@ STATUS_TEXT = {
     "crashed": "Your file crashed the process while it was being loaded",
     "todo": "Your file raised NotImplementedError while it was being loaded",
     "output": "Your file wrote too much while it was being loaded",
+    "notebook": "Your notebook could not be read",
 }
 
 
@@ -189,7 +191,8 @@ class Worker:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}")
         unprotected = tuple(map(str, reply.get("unprotected", ())))
         if "ready" in reply:
-            return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected)
+            notes = tuple(map(str, reply.get("notes", ())))
+            return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected, notes)
         self._stop()
         detail = _with_line(reply, reply["message"] + _limit_note(reply["fault"], self.limits))
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
@@ -265,5 +268,5 @@ class Worker:
 
 
 def _with_line(reply: dict, text: str) -> str:
-    line = reply.get("line")
-    return f"{text} (line {line} of your file)" if line else text
+    where = reply.get("where")
+    return f"{text} ({where})" if where else text

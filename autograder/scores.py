@@ -18,6 +18,8 @@ STATUS = {
                      "NotImplementedError.",
     "missing_function": "Some functions are missing from your file; check their names.",
     "syntax_error": "Your file has a syntax error, so nothing in it could run.",
+    "bad_notebook": "Your notebook file is damaged (not valid notebook JSON), so nothing in "
+                    "it could run; download it again from Jupyter.",
     "import_error": "Your file raised an error while loading, so nothing in it could run.",
     "exit": "Your code stopped the program (sys.exit, os._exit or similar).",
     "timeout": "Your code took longer than the time limit.",
@@ -26,7 +28,8 @@ STATUS = {
     "output": "Your code printed or wrote more than allowed.",
 }
 
-_LOAD_STATUS = {"syntax": "syntax_error", "error": "import_error", "todo": "import_error"}
+_LOAD_STATUS = {"syntax": "syntax_error", "error": "import_error", "todo": "import_error",
+                "notebook": "bad_notebook"}
 _SEVERITY = ["timeout", "memory", "output", "crashed", "exit", "missing"]
 
 
@@ -50,6 +53,7 @@ class StudentResult:
     status: str
     exercises: tuple[ExerciseScore, ...]
     load_message: str = ""
+    notes: tuple[str, ...] = ()  # notebook cells that failed or were partly skipped
 
     @property
     def score(self) -> float:
@@ -84,4 +88,4 @@ def score_run(course: Course, student: str, run: Run) -> StudentResult:
         for ex in course.exercises
     )
     message = run.loaded.message if run.loaded.status != "ok" else ""
-    return StudentResult(student, status_of(run), exercises, message)
+    return StudentResult(student, status_of(run), exercises, message, run.loaded.notes)

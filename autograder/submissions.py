@@ -1,7 +1,8 @@
 """Find the submissions in what an instructor actually has.
 
-Accepted, for each PATH given to ``grade``:
-- a student's ``.py`` file (the student id is the file name without ``.py``);
+Accepted, for each PATH given to ``grade`` (a submission is a ``.py`` file or a
+Jupyter notebook, ``.ipynb``):
+- a student's file (the student id is the file name without its suffix);
 - a folder of such files;
 - nbgrader's ``submitted/<student>/<assignment>/<student_file>`` layout;
 - a Canvas "Download submissions" zip, or the folder it extracts to, with
@@ -23,9 +24,11 @@ from pathlib import Path
 
 from autograder.course import Course, CourseError
 
-CANVAS = re.compile(r"(?P<student>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<user>\d+)_(?P<sub>\d+)_.+\.py")
-LAYOUTS = ("student .py files, a folder of them, nbgrader's submitted/<student>/<assignment>/"
-           "{file}, or a Canvas submissions zip (or the folder it extracts to)")
+CANVAS = re.compile(
+    r"(?P<student>[A-Za-z0-9]+)(?P<late>_LATE)?_(?P<user>\d+)_(?P<sub>\d+)_.+\.(py|ipynb)")
+SUFFIXES = (".py", ".ipynb")
+LAYOUTS = ("student .py or .ipynb files, a folder of them, nbgrader's submitted/<student>/"
+           "<assignment>/{file}, or a Canvas submissions zip (or the folder it extracts to)")
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,10 @@ def _canvas(files: list[Path]) -> list[Submission]:
 
 
 def _nbgrader(folder: Path, course: Course) -> list[Submission]:
-    pattern = f"*/{course.assignment}/{course.student_file}"
-    return [Submission(_safe_id(p.parent.parent.name), p) for p in sorted(folder.glob(pattern))]
+    stem = Path(course.student_file).stem
+    found = [p for suffix in SUFFIXES
+             for p in folder.glob(f"*/{course.assignment}/{stem}{suffix}")]
+    return [Submission(_safe_id(p.parent.parent.name), p) for p in sorted(found)]
 
 
 def _extract_canvas_zip(archive: Path, scratch: Path) -> Path:
@@ -62,7 +67,7 @@ def _extract_canvas_zip(archive: Path, scratch: Path) -> Path:
         with zipfile.ZipFile(archive) as bundle:
             for info in bundle.infolist():
                 name = Path(info.filename).name
-                if info.is_dir() or not name.endswith(".py") or name.startswith("."):
+                if info.is_dir() or not name.endswith(SUFFIXES) or name.startswith("."):
                     continue
                 path = target / name
                 path.write_bytes(bundle.read(info))
@@ -77,7 +82,7 @@ def _in_folder(folder: Path, course: Course) -> list[Submission]:
     nbgrader = _nbgrader(folder, course)
     if nbgrader:
         return nbgrader
-    files = sorted(p for p in folder.glob("*.py") if p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
     if files and all(CANVAS.fullmatch(p.name) for p in files):
         return _canvas(files)
     return [Submission(_safe_id(p.stem), p) for p in files]
@@ -88,7 +93,7 @@ def _from_path(path: Path, course: Course, scratch: Path) -> list[Submission]:
         found = _in_folder(path, course)
     elif path.is_file() and path.suffix == ".zip":
         found = _in_folder(_extract_canvas_zip(path, scratch), course)
-    elif path.is_file() and path.suffix == ".py":
+    elif path.is_file() and path.suffix in SUFFIXES:
         found = [Submission(_safe_id(path.stem), path)]
     elif path.exists():
         raise CourseError(f"{path}: cannot grade this file; expected "
@@ -119,3 +124,12 @@ def collect(paths: list[Path], course: Course, scratch: Path) -> list[Submission
         for submission in _from_path(path, course, scratch):
             by_student.setdefault(submission.student, []).append(submission)
     return [_newest(by_student[student]) for student in sorted(by_student)]
+
+
+def nbgrader_gradebook(paths: list[Path]) -> Path | None:
+    """COURSE/gradebook.db when grading an nbgrader course's submitted/ folder, else None."""
+    for path in paths:
+        course_dir = path.resolve().parent
+        if path.is_dir() and (course_dir / "nbgrader_config.py").is_file():
+            return course_dir / "gradebook.db"
+    return None

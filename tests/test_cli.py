@@ -33,7 +33,7 @@ def test_check_of_a_missing_file_is_one_clear_line(capsys, tmp_path):
     assert main([*COURSE, "check", str(tmp_path / "mine.py")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path / 'mine.py'}: no such file; pass the path of your "
-                   "backprop.py"]
+                   "backprop.py (or your notebook)"]
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +79,9 @@ def test_a_broken_submission_gets_feedback_not_a_crash(graded):
 def test_grading_with_no_submissions_is_one_clear_line(capsys, tmp_path):
     assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err == (f"error: {tmp_path}: no submissions found; expected student .py files, a "
-                   "folder of them, nbgrader's submitted/<student>/<assignment>/backprop.py, "
-                   "or a Canvas submissions zip (or the folder it extracts to)\n")
+    assert err == (f"error: {tmp_path}: no submissions found; expected student .py or .ipynb "
+                   "files, a folder of them, nbgrader's submitted/<student>/<assignment>/"
+                   "backprop.py, or a Canvas submissions zip (or the folder it extracts to)\n")
 
 
 def test_a_broken_course_yaml_stops_with_exit_2(capsys, tmp_path):

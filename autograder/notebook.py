@@ -1,0 +1,75 @@
+"""check(): run one exercise's public tests from a student's own notebook.
+
+This runs in the student's Jupyter kernel, on the student's own functions, to
+help them; it decides no grade (grading always runs student code in the
+sandbox). Usage, in a cell under an exercise:
+
+    check("mse", globals())
+
+While a function of the exercise still raises NotImplementedError, the check
+prints its results and raises too, so "Run All" stops at the first unfinished
+exercise.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from autograder.course import DEFAULT_COURSE, load_course
+from autograder.verdicts import load_suites
+
+NOT_WRITTEN = "not written yet: a function still raises NotImplementedError"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    exercise: str
+    cases: tuple[tuple[str, bool, str], ...]  # (description, passed, message)
+
+    @property
+    def passed(self) -> int:
+        return sum(passed for _, passed, _ in self.cases)
+
+    def __repr__(self) -> str:
+        lines = [f"{self.exercise}: {self.passed} of {len(self.cases)} public tests pass"]
+        lines += [f"  {'✅' if ok else '❌'} {what}" + ("" if ok else f"\n     {message}")
+                  for what, ok, message in self.cases]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<li>{'✅' if ok else '❌'} {html.escape(what)}"
+            + ("" if ok else f"<br><code>{html.escape(message)}</code>") + "</li>"
+            for what, ok, message in self.cases)
+        return (f"<p><b>{html.escape(self.exercise)}</b>: {self.passed} of {len(self.cases)} "
+                f"public tests pass</p><ul>{rows}</ul>")
+
+
+def _run(case, namespace: dict) -> tuple[bool, str]:
+    try:
+        case.body.call_func(namespace)
+    except NotImplementedError:
+        return False, NOT_WRITTEN
+    except AssertionError as err:
+        return False, str(err) or "a check failed"
+    except Exception as err:  # the student's own error, shown to them
+        return False, f"{type(err).__name__}: {err}"
+    return True, ""
+
+
+def check(exercise: str, namespace: dict) -> CheckResult:
+    """Run the public tests of one exercise (an id from course.yaml) on namespace's functions."""
+    suites = load_suites(load_course(DEFAULT_COURSE), public_only=True)
+    suite = next((s for s in suites if s.exercise.id == exercise), None)
+    if suite is None:
+        known = ", ".join(s.exercise.id for s in suites)
+        raise ValueError(f"no exercise '{exercise}'; the exercises are {known}")
+    cases = tuple(((c.body.test_func.__doc__ or c.name).strip(), *_run(c, namespace))
+                  for c in suite.test_file.test_cases)
+    result = CheckResult(suite.exercise.title, cases)
+    if any(message == NOT_WRITTEN for _, _, message in cases):
+        print(result)
+        raise NotImplementedError(f"{exercise}: write the functions above, then run this "
+                                  "cell again")
+    return result
