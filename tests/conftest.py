@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder.course import load_course
@@ -50,3 +52,18 @@ def grade(quick_course, suites, zygote):
         return score_run(quick_course, Path(path).stem, run)
 
     return run
+
+
+def notebook_of(source: Path, folder: Path, extra_cells: tuple[str, ...] = ()) -> Path:
+    """The same code as a Jupyter notebook, one cell per top-level statement, after
+    extra_cells (what students leave in notebooks: magics, a cell that fails)."""
+    text = source.read_text()
+    lines = text.splitlines()
+    starts = [node.lineno - 1 for node in ast.parse(text).body] + [len(lines)]
+    cells = [*extra_cells, *("\n".join(lines[a:b]) for a, b in zip(starts, starts[1:]))]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path = folder / f"{source.stem}.ipynb"
+    nbformat.write(notebook, path)
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import csv
 import os
 import shutil
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SUBMISSIONS
+from conftest import ROOT, SUBMISSIONS, notebook_of
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -53,28 +52,17 @@ def test_the_stub_notebook_stops_at_the_first_stub(tmp_path):
     assert 'check("mse", globals())' in str(error.value)
 
 
-def as_notebook(source: Path, target: Path) -> Path:
-    """The same code as a notebook, one cell per top-level statement, plus the things
-    students leave in notebooks: a magic, a shell escape and a cell that fails."""
-    text = source.read_text()
-    lines = text.splitlines()
-    body = ast.parse(text).body
-    starts = [node.lineno - 1 for node in body] + [len(lines)]
-    cells = [nbformat.v4.new_code_cell("%matplotlib inline\n!pip install numpy")]
-    cells += [nbformat.v4.new_code_cell("\n".join(lines[a:b])) for a, b in zip(starts, starts[1:])]
-    cells.insert(2, nbformat.v4.new_code_cell("print(undefined_name)"))
-    nbformat.write(nbformat.v4.new_notebook(cells=cells), target)
-    return target
+STUDENT_LEFTOVERS = ("%matplotlib inline\n!pip install numpy", "print(undefined_name)")
 
 
 @pytest.mark.parametrize("path", SAME_SCORE, ids=[p.stem for p in SAME_SCORE])
 def test_a_notebook_scores_what_the_same_code_scores_as_py(grade, path, tmp_path):
     as_py = grade(path)
-    as_ipynb = grade(as_notebook(path, tmp_path / f"{path.stem}.ipynb"))
+    as_ipynb = grade(notebook_of(path, tmp_path, STUDENT_LEFTOVERS))
     assert [ex.score for ex in as_ipynb.exercises] == [ex.score for ex in as_py.exercises]
     assert as_ipynb.status == as_py.status
     assert any("cell 1: skipped 2 IPython magic" in note for note in as_ipynb.notes)
-    assert any(note.startswith("cell 3 failed: NameError") for note in as_ipynb.notes)
+    assert any(note.startswith("cell 2 failed: NameError") for note in as_ipynb.notes)
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"nbformat": 3, "worksheets": []}', "[]"])
