@@ -53,6 +53,7 @@ class Course:
     tests_public: str
     reference: str
     lesson: str
+    mistakes: str
     exercises_dir: str
     seed: int
     tolerance: Tolerance
@@ -105,6 +106,7 @@ _TOP = {
     "student_file": _text,
     "reference": _text,
     "lesson": _text,
+    "mistakes": _text,
     "exercises_dir": _text,
     "seed": _integer,
     "tests": {"source": _text, "public": _text},
@@ -186,6 +188,7 @@ def load_course(path: str | Path) -> Course:
         tests_public=data["tests"]["public"],
         reference=data["reference"],
         lesson=data["lesson"],
+        mistakes=data["mistakes"],
         exercises_dir=data["exercises_dir"],
         seed=data["seed"],
         tolerance=Tolerance(**data["tolerance"]),

@@ -23,7 +23,10 @@ def _case_line(case) -> str:
     earned = case.points if case.passed else 0
     score = f"{_points(earned)}/{_points(case.points)}"
     line = f"- {mark} {case.description or case.name} ({kind}, {score})"
-    return line if case.passed else f"{line}  \n  {case.message}"
+    if case.passed:
+        return line
+    cause = f"  \n  Likely cause: {case.diagnosis}" if case.diagnosis else ""
+    return f"{line}  \n  {case.message}{cause}"
 
 
 def _exercise_section(ex: ExerciseScore) -> list[str]:

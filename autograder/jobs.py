@@ -22,6 +22,7 @@ from typing import Any
 
 from autograder import gradebook
 from autograder.course import Course, CourseError
+from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.feedback import write_feedback
 from autograder.sandbox import Zygote
 from autograder.scores import StudentResult, score_run
@@ -66,7 +67,7 @@ def _digest(paths: list[Path]) -> str:
 def batch_key(course: Course) -> str:
     """Changes when anything but the submission could change a grade."""
     tests = sorted(course.path("tests.source").glob("*.py"))
-    return _digest([course.source, course.path("reference"), *tests,
+    return _digest([course.source, course.path("reference"), course.path("mistakes"), *tests,
                     *sorted(ENGINE.glob("*.py"))])
 
 
@@ -96,11 +97,14 @@ class _Task:
 _worker: dict = {}  # this grading process's course, test files, output folder, fork server
 
 
-def _init_worker(course: Course, suites: list[Suite], out: Path, slot: int = 0) -> None:
-    _worker.update(course=course, suites=suites, out=out, zygote=Zygote(slot))
+def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
+                 slot: int = 0) -> None:
+    _worker.update(course=course, suites=suites, catalogue=catalogue, out=out,
+                   zygote=Zygote(slot))
 
 
-def _init_pool_process(course: Course, suites: list[Suite], out: Path, slots: Any) -> None:
+def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
+                       slots: Any) -> None:
     """In each forked grading process: die with the parent, leave Ctrl-C to it, and take
     the next slot number (each slot's student code runs as its own sandbox user)."""
     ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -108,14 +112,15 @@ def _init_pool_process(course: Course, suites: list[Suite], out: Path, slots: An
     with slots.get_lock():
         slots.value += 1
         slot = slots.value
-    _init_worker(course, suites, out, slot)
+    _init_worker(course, suites, catalogue, out, slot)
 
 
 def _grade_one(task: _Task) -> Outcome:
     course, out = _worker["course"], _worker["out"]
     submission = task.submission
     try:
-        run = run_submission(course, _worker["suites"], submission.path, _worker["zygote"])
+        run = run_submission(course, _worker["suites"], submission.path, _worker["zygote"],
+                             _worker["catalogue"])
         result = score_run(course, submission.student, run)
         gradebook.write_output(out, submission.student, run.output)
         write_feedback(out, result, course.assignment, submission.note)
@@ -163,10 +168,11 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     out.mkdir(parents=True, exist_ok=True)
     gradebook.remove_temporary_files(out)
     suites = load_suites(course)
+    catalogue = load_catalogue(course)
     tasks, outcomes = _plan(course, submissions, out, force)
     if progress:
         progress.start(len(submissions), len(outcomes))
-    for outcome in _run_tasks(tasks, jobs, (course, suites, out)):
+    for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out)):
         outcomes.append(outcome)
         if progress:
             progress.advance(outcome)

@@ -17,6 +17,7 @@ import numpy as np
 
 from autograder import checks, wire
 from autograder.course import Course, CourseError, Exercise
+from autograder.diagnosis import Call, Catalogue, Finding, diagnose
 from autograder.sandbox import Loaded, StudentFault, Worker, Zygote
 
 
@@ -32,6 +33,8 @@ class CaseVerdict:
     passed: bool
     message: str
     fault: str = ""  # sandbox.StudentFault kind when the student's code failed, else ""
+    diagnosis: str = ""  # the likely cause of a failure, in words (never scored)
+    mistake: str = ""  # the catalogued mistake the diagnosis names, if any
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,10 @@ def _write_back(original: Any, after: Any) -> None:
 class StudentFunction:
     """Stands in for the student's function inside a test case."""
 
-    def __init__(self, worker: Worker, name: str):
+    def __init__(self, worker: Worker, name: str, calls: list[Call]):
         self.worker = worker
         self.name = name
+        self.calls = calls  # every completed call of the current case, for the diagnosis
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         loaded = self.worker.loaded
@@ -120,10 +124,12 @@ class StudentFunction:
         if self.name not in loaded.functions:
             raise StudentFault("missing", f"{self.name} is not defined in your file "
                                "(check the spelling of its name)")
+        before = (checks.copy_of(args), checks.copy_of(kwargs))
         try:
             value, changed = self.worker.call(self.name, args, kwargs)
         except StudentFault as fault:
             raise StudentFault(fault.kind, f"{self.name} {fault}") from None
+        self.calls.append(Call(self.name, *before, value, bool(changed)))
         for key, after in changed.items():
             _write_back(args[int(key)] if key.isdigit() else kwargs[key], after)
         odd = _unreadable(value)
@@ -146,18 +152,32 @@ def _run_case(case: Any, env: dict) -> tuple[bool, str, str]:
     return True, "passed", ""
 
 
+def _diagnose(catalogue: Catalogue | None, calls: list[Call]) -> Finding | None:
+    if catalogue is None or not calls:
+        return None
+    try:
+        return diagnose(catalogue, calls)
+    except Exception:  # a diagnosis is a hint: it must never stop grading
+        return None
+
+
 def run_submission(course: Course, suites: list[Suite], submission: Path,
-                   zygote: Zygote) -> Run:
-    """Load the submission in a sandboxed worker and run every case against it."""
+                   zygote: Zygote, catalogue: Catalogue | None = None) -> Run:
+    """Load the submission in a sandboxed worker and run every case against it;
+    with a catalogue, failed cases get a diagnosis."""
     with Worker(zygote, submission, course.limits) as worker:
         loaded = worker.load()
-        env = {name: StudentFunction(worker, name) for name in course.functions}
+        calls: list[Call] = []
+        env = {name: StudentFunction(worker, name, calls) for name in course.functions}
         verdicts = []
         for suite in suites:
             for case in suite.test_file.test_cases:
+                calls.clear()
                 passed, message, fault = _run_case(case, env)
+                finding = None if passed else _diagnose(catalogue, calls)
                 func = case.body.test_func
                 verdicts.append(CaseVerdict(
                     suite.exercise.id, func.__name__, (func.__doc__ or "").strip(),
-                    float(case.points), case.hidden, passed, message, fault))
+                    float(case.points), case.hidden, passed, message, fault,
+                    finding.text if finding else "", finding.mistake if finding else ""))
         return Run(loaded, tuple(verdicts), worker.output())

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from autograder.course import load_course
+from autograder.diagnosis import load_catalogue
 from autograder.sandbox import Zygote
 from autograder.scores import score_run
 from autograder.verdicts import load_suites, run_submission
@@ -44,11 +45,16 @@ def zygote():
 
 
 @pytest.fixture(scope="session")
-def grade(quick_course, suites, zygote):
-    """grade(path) -> StudentResult, with every test case (public and hidden)."""
+def catalogue(course):
+    return load_catalogue(course)
+
+
+@pytest.fixture(scope="session")
+def grade(quick_course, suites, zygote, catalogue):
+    """grade(path) -> StudentResult, with every test case (public and hidden), diagnosed."""
 
     def run(path: Path):
-        run = run_submission(quick_course, suites, path, zygote)
+        run = run_submission(quick_course, suites, path, zygote, catalogue)
         return score_run(quick_course, Path(path).stem, run)
 
     return run
