@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="submissions graded at once (default: the number of CPUs)")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission, even those unchanged since the last run")
+    report = commands.add_parser("report", help="the class report of a graded folder")
+    report.add_argument("folder", type=Path, metavar="DIR", help="a folder `grade` wrote")
     release = commands.add_parser("release", help="make the student files and autograder.zip")
     release.add_argument("--out", type=Path, required=True, help="folder for autograder.zip")
     release.add_argument("--student-dir", type=Path, default=None,
@@ -84,7 +86,8 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
     print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
           f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
           f"grades in {summary.grades}"
-          + (f", nbgrader gradebook {summary.gradebook}" if summary.gradebook else ""))
+          + (f", nbgrader gradebook {summary.gradebook}" if summary.gradebook else "")
+          + (f", class report {summary.report}" if summary.report else ""))
     return 1 if summary.count("failed") else 0
 
 
@@ -104,7 +107,19 @@ def _release(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": _check, "grade": _grade, "release": _release}
+def _report(course: Course, args: argparse.Namespace) -> int:
+    from autograder.report import write_report
+
+    students = sorted(p.stem for p in (args.folder / "results").glob("*.json"))
+    path = write_report(course, args.folder, students)
+    if path is None:
+        raise CourseError(f"{args.folder}: no results/*.json; run `grade ... --out "
+                          f"{args.folder}` first")
+    print(f"wrote {path}")
+    return 0
+
+
+COMMANDS = {"check": _check, "grade": _grade, "report": _report, "release": _release}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -205,6 +205,18 @@ def _matches(mistake: Mistake, call: Call) -> bool:
     return _same(call.value, _run(mistake.module, call))
 
 
+def _named(matches: list[Mistake], function: str) -> Finding:
+    """One mistake by name; when mistakes in different functions give the same answer
+    (update adding the gradient trains like mse_grad with the wrong sign), all of them,
+    unnamed."""
+    if len({m.function for m in matches}) > 1:
+        return Finding("One of these: " + " Or: ".join(m.explain for m in matches))
+    mistake = matches[0]
+    root = "" if mistake.function == function else (
+        f" The root cause is in your {mistake.function}.")
+    return Finding(f"{mistake.explain}{root} Read again: {mistake.read}.", mistake.id)
+
+
 def diagnose(catalogue: Catalogue, calls: list[Call]) -> Finding | None:
     """The most likely cause of a failed case, from the calls it made; None if unknown."""
     for call in reversed(calls):
@@ -212,12 +224,10 @@ def diagnose(catalogue: Catalogue, calls: list[Call]) -> Finding | None:
         expected = _run(catalogue.reference, call)
         if _same(call.value, expected) and not call.changed:
             continue
-        for mistake in _suspects(catalogue, call.function, time.perf_counter() - start):
-            if _matches(mistake, call):
-                root = ("" if mistake.function == call.function
-                        else f" The root cause is in your {mistake.function}.")
-                return Finding(f"{mistake.explain}{root} Read again: {mistake.read}.",
-                               mistake.id)
+        suspects = _suspects(catalogue, call.function, time.perf_counter() - start)
+        matches = [m for m in suspects if _matches(m, call)]
+        if matches:
+            return _named(matches, call.function)
         signature = _signature(call.value, expected)
         if signature:
             return Finding(f"In {call.function}, {signature}.")

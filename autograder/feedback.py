@@ -1,4 +1,4 @@
-"""feedback/<student>.md: what each student sees about their own submission.
+"""feedback/<student>.md and .html: what each student sees about their own submission.
 
 Public cases show their full message. Hidden cases show passed or failed and a
 message that names what was wrong (shapes, how far off), never the expected
@@ -7,6 +7,7 @@ values or the test's code.
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from autograder.gradebook import write_atomic
@@ -56,8 +57,47 @@ def render_feedback(result: StudentResult, assignment: str, note: str = "") -> s
     return "\n".join(lines) + "\n"
 
 
+def _html_case(case) -> str:
+    mark = "✅" if case.passed else "❌"
+    kind = "hidden test" if case.hidden else "public test"
+    earned = case.points if case.passed else 0
+    text = escape(case.description or case.name)
+    lines = [f"<li>{mark} {text} <small>({kind}, {_points(earned)}/{_points(case.points)})"
+             "</small>"]
+    if not case.passed:
+        lines.append(f"<div class='why'>{escape(case.message)}</div>")
+        if case.diagnosis:
+            lines.append(f"<div class='cause'>Likely cause: {escape(case.diagnosis)}</div>")
+    return "".join(lines) + "</li>"
+
+
+def _html_exercise(ex: ExerciseScore) -> str:
+    share = 100 * ex.score / ex.max_score if ex.max_score else 0
+    return (f"<h2>{escape(ex.exercise.title)} <small>{_points(ex.score)} / "
+            f"{_points(ex.max_score)}</small></h2><div class='bar'><div style='width:"
+            f"{share:.0f}%'></div></div><ul>{''.join(map(_html_case, ex.cases))}</ul>")
+
+
+def render_feedback_html(result: StudentResult, assignment: str, note: str = "") -> str:
+    """The same feedback as a self-contained web page (no file or network it depends on)."""
+    extra = [note and f"Note: you handed in {note}.", result.load_message, *result.notes]
+    paragraphs = "".join(f"<p>{escape(text)}</p>" for text in extra if text)
+    return (
+        f"<!doctype html><meta charset='utf-8'><title>{escape(assignment)}: "
+        f"{escape(result.student)}</title><style>body{{font-family:sans-serif;max-width:50em;"
+        "margin:auto}.bar{background:#eee;height:10px;border-radius:5px}.bar div{background:"
+        "#2a9d4a;height:10px;border-radius:5px}.why{color:#444;margin-left:1.5em}"
+        ".cause{color:#a15c00;margin-left:1.5em}li{margin:.4em 0}</style>"
+        f"<h1>{escape(assignment)}: feedback for {escape(result.student)}</h1>"
+        f"<p><b>Score: {_points(result.score)} / {_points(result.max_score)}</b>. "
+        f"{escape(result.message)}</p>{paragraphs}"
+        + "".join(map(_html_exercise, result.exercises)) + "\n")
+
+
 def write_feedback(out: Path, result: StudentResult, assignment: str, note: str = "") -> Path:
+    """feedback/<student>.md and the same as a self-contained feedback/<student>.html."""
     path = out / "feedback" / f"{result.student}.md"
+    write_atomic(path.with_suffix(".html"), render_feedback_html(result, assignment, note))
     write_atomic(path, render_feedback(result, assignment, note))
     return path
 

@@ -45,7 +45,8 @@ def results_json(result: StudentResult, extra: dict) -> dict:
             "score": case.points if case.passed else 0.0,
             "max_score": case.points,
             "visibility": "after_published" if case.hidden else "visible",
-            "output": case.message,
+            "output": case.message + (f"\nLikely cause: {case.diagnosis}"
+                                      if case.diagnosis and not case.passed else ""),
         }
         for ex in result.exercises
         for case in ex.cases
@@ -62,7 +63,7 @@ def results_json(result: StudentResult, extra: dict) -> dict:
             "exercises": {ex.exercise.id: ex.score for ex in result.exercises},
             "cases": [
                 {"id": f"{ex.exercise.id}.{case.name}", "max_score": case.points,
-                 "score": case.points if case.passed else 0.0}
+                 "score": case.points if case.passed else 0.0, "mistake": case.mistake}
                 for ex in result.exercises
                 for case in ex.cases
             ],

@@ -24,6 +24,7 @@ from autograder import gradebook
 from autograder.course import Course, CourseError
 from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.feedback import write_feedback
+from autograder.report import write_report
 from autograder.sandbox import Zygote
 from autograder.scores import StudentResult, score_run
 from autograder.submissions import Submission
@@ -47,6 +48,7 @@ class BatchSummary:
     outcomes: tuple[Outcome, ...]
     grades: Path
     gradebook: Path | None
+    report: Path | None
     seconds: float
 
     def count(self, state: str) -> int:
@@ -179,4 +181,5 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     students = [s.student for s in submissions]
     grades = gradebook.write_grades(course, out, students)
     database = gradebook.write_nbgrader_gradebook(course, out, students, database)
-    return BatchSummary(tuple(outcomes), grades, database, time.monotonic() - start)
+    report = write_report(course, out, students)
+    return BatchSummary(tuple(outcomes), grades, database, report, time.monotonic() - start)
