@@ -16,7 +16,7 @@ $(READY): pyproject.toml
 
 demo: $(READY)
 	$(PY) -m autograder grade examples/class --out out/demo
-	@echo "feedback for each student: out/demo/feedback/; Gradescope results: out/demo/results/"
+	@echo "feedback: out/demo/feedback/ (.md, .html); class report: out/demo/report/report.html"
 
 test: $(READY)
 	$(VENV)/bin/ruff check .
