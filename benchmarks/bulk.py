@@ -179,7 +179,7 @@ def report(args: argparse.Namespace, work: Path) -> None:
     check = timed([str(check_python), "-m", "autograder", "check", str(student_file)],
                   args.repeat)
     otter_check = timed([str(check_python.with_name("otter")), "check", str(student_file),
-                         "-t", str(ROOT / "exercises" / "tests")], args.repeat)
+                         "-t", str(ROOT / "exercises" / "tests")], args.repeat, cwd=work)
     print(f"check timed with {check_python}")
     print(f"check one file: ours median {check:.2f} s, otter check median {otter_check:.2f} s "
           f"(ratio {otter_check / check:.1f}x)")
