@@ -39,7 +39,7 @@ class Progress:
         if now - self.last >= self.every or self.done == self.total:
             self.last = now
             rate = (self.done - self.skipped) / max(now - self.began, 1e-9)
-            print(f"graded {self.done}/{self.total} ({rate:.0f}/s)", file=self.stream)
+            print(f"graded {self.done}/{self.total} ({rate:.1f}/s)", file=self.stream)
 
     def close(self) -> None:
         if self.bar:
