@@ -1,10 +1,12 @@
 """Run a student's file in a separate, limited process and call its functions.
 
-The grading process never imports student code. ``Worker`` starts ``child.py``
-on the submission, then each call sends plain data over a pipe and waits at
-most ``call_seconds`` for the reply. A call that times out, crashes or exits
-fails on its own; the worker is restarted for the next call. The student's
-prints are kept (truncated) for the instructor and never read as results.
+The grading process never imports student code. A ``Zygote`` (child.py, a
+fork server) forks one confined process per submission; ``Worker`` sends it
+plain data over a socket for each call and waits at most ``call_seconds`` for
+the reply, which it treats as untrusted. A call that times out, crashes or
+exits fails on its own; the process is restarted for the next call. The
+student's prints are kept (truncated) for the instructor and never read as
+results.
 """
 
 from __future__ import annotations
@@ -189,11 +191,14 @@ class Worker:
             reply = self._receive(self.limits.import_seconds)
         except StudentFault as fault:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}")
-        unprotected = tuple(map(str, reply.get("unprotected", ())))
+        unprotected = tuple(reply.get("unprotected", ()))
         if "ready" in reply:
-            notes = tuple(map(str, reply.get("notes", ())))
+            notes = tuple(reply.get("notes", ()))
             return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected, notes)
         self._stop()
+        if "fault" not in reply:
+            return Loaded("crashed", f"{STATUS_TEXT['crashed']}: it sent the grader a message "
+                          "the grader does not understand", (), unprotected)
         detail = _with_line(reply, reply["message"] + _limit_note(reply["fault"], self.limits))
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
                       unprotected)
@@ -203,7 +208,7 @@ class Worker:
         wait = min(seconds, self.deadline - time.monotonic())
         self.channel.settimeout(max(wait, 1e-6))
         try:
-            return wire.receive(self.channel.recv)
+            return _checked(wire.receive(self.channel.recv))
         except TimeoutError:
             self._stop()
             if wait < seconds:
@@ -211,7 +216,7 @@ class Worker:
                                    f"{self.limits.submission_seconds:g} s in all") from None
             raise StudentFault("timeout", f"did not finish within {seconds:g} s "
                                "(an endless loop?)") from None
-        except (EOFError, ValueError, KeyError):
+        except (EOFError, ValueError):
             raise _ended(self._stop(grace=1.0), self.limits) from None
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
@@ -236,7 +241,7 @@ class Worker:
             raise StudentFault(kind, _with_line(reply, text))
         if "value" not in reply:
             raise _ended(self._stop(grace=1.0), self.limits)
-        changed = {str(k): wire.from_plain(v) for k, v in dict(reply.get("changed", {})).items()}
+        changed = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()}
         return wire.from_plain(reply["value"]), changed
 
     def output(self) -> str:
@@ -265,6 +270,22 @@ class Worker:
     def close(self) -> None:
         self._stop()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _checked(reply: dict) -> dict:
+    """A reply with the fields we read made plain: the child may be forging it."""
+    checked = {key: reply[key] for key in ("value", "changed") if key in reply}
+    if "fault" in reply:
+        kind = reply["fault"] if reply["fault"] in STATUS_TEXT else "error"
+        checked.update(fault=kind, message=str(reply.get("message", ""))[:500],
+                       where=str(reply["where"])[:100] if reply.get("where") else None)
+    for key in ("ready", "unprotected", "notes"):
+        if key in reply:
+            items = reply[key] if isinstance(reply[key], list) else []
+            checked[key] = [str(item)[:500] for item in items]
+    if not isinstance(checked.get("changed", {}), dict):
+        checked["changed"] = {}
+    return checked
 
 
 def _with_line(reply: dict, text: str) -> str:
