@@ -2,7 +2,8 @@
 
 Run as a script, ``python -I -u -B child.py CONTROL_FD``, by ``sandbox.Zygote``.
 It imports numpy once, then waits for requests on the control socket. For each
-submission it forks: the new process limits itself, loads the student's file
+submission it forks: the new process confines itself (confine.py), runs the
+student's file (a .py file, or a notebook's code cells one by one)
 and answers calls on its own socket until it is killed. The fork server never
 loads student code, the reference or the tests, so every submission starts
 from the same clean state without paying for a fresh interpreter and numpy.
