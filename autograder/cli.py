@@ -54,6 +54,17 @@ def _check(course: Course, args: argparse.Namespace) -> int:
     return 0 if all(c.passed for ex in result.exercises for c in ex.cases) else 1
 
 
+def _print_table(course: Course, rows: list[list[str]]) -> None:
+    """The grades on screen, for a class small enough to read them there."""
+    if len(rows) > MAX_TABLE:
+        return
+    ids = [ex.id for ex in course.exercises]
+    print(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
+    for row in rows:
+        cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
+        print(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+
+
 def _grade(course: Course, args: argparse.Namespace) -> int:
     from autograder.gradebook import grade_rows
     from autograder.jobs import grade_batch
@@ -72,17 +83,11 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
                               nbgrader_gradebook(args.paths))
     finally:
         progress.close()
-    rows = grade_rows(course, args.out, [s.student for s in submissions])
-    if len(rows) <= MAX_TABLE:
-        ids = [ex.id for ex in course.exercises]
-        print(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
-        for row in rows:
-            cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
-            print(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+    _print_table(course, grade_rows(course, args.out, [s.student for s in submissions]))
     if summary.unprotected:
         print("warning: on this machine student code ran without: "
-              + "; ".join(summary.unprotected) + ". Grades are unaffected; see README "
-              "'How a submission is graded'.", file=sys.stderr)
+              + "; ".join(summary.unprotected) + ". See README 'What student code can and "
+              "cannot do' for what that allows.", file=sys.stderr)
     print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
           f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
           f"grades in {summary.grades}"

@@ -90,3 +90,24 @@ def test_a_broken_course_yaml_stops_with_exit_2(capsys, tmp_path):
     assert main(["--course", str(bad), "check", str(REFERENCE)]) == 2
     assert capsys.readouterr().err == (
         "error: course.yaml: seed must be a whole number, got 'many'\n")
+
+
+def test_protections_that_could_not_be_applied_are_reported_once(monkeypatch, capsys, tmp_path):
+    import dataclasses
+
+    from autograder import jobs
+
+    real = jobs.grade_batch
+
+    def without_landlock(*args, **kwargs):
+        summary = real(*args, **kwargs)
+        outcomes = tuple(dataclasses.replace(o, unprotected=("Landlock (not in this kernel)",))
+                         for o in summary.outcomes)
+        return dataclasses.replace(summary, outcomes=outcomes)
+
+    monkeypatch.setattr(jobs, "grade_batch", without_landlock)
+    for student in ("ann", "ben"):
+        shutil.copy(STUB, tmp_path / f"{student}.py")
+    assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("student code ran without: Landlock (not in this kernel)") == 1
