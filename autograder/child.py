@@ -219,7 +219,7 @@ def _reap(pid, grace):
 
 def main():
     control = socket.socket(fileno=int(sys.argv[1]))
-    confinement.LIBC.prctl(confinement.PR_SET_PDEATHSIG, signal.SIGKILL)
+    confinement.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     SERVER_MISSING.extend(confinement.new_network_namespace())
     confinement.preload_standard_library()

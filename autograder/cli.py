@@ -66,7 +66,6 @@ def _print_table(course: Course, rows: list[list[str]]) -> None:
 
 
 def _grade(course: Course, args: argparse.Namespace) -> int:
-    from autograder.gradebook import grade_rows
     from autograder.jobs import grade_batch
     from autograder.progress import Progress
     from autograder.submissions import collect, nbgrader_gradebook
@@ -83,7 +82,7 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
                               nbgrader_gradebook(args.paths))
     finally:
         progress.close()
-    _print_table(course, grade_rows(course, args.out, [s.student for s in submissions]))
+    _print_table(course, list(summary.rows))
     if summary.unprotected:
         print("warning: on this machine student code ran without: "
               + "; ".join(summary.unprotected) + ". See README 'What student code can and "
@@ -113,10 +112,11 @@ def _release(course: Course, args: argparse.Namespace) -> int:
 
 
 def _report(course: Course, args: argparse.Namespace) -> int:
+    from autograder.gradebook import read_saved
     from autograder.report import write_report
 
     students = sorted(p.stem for p in (args.folder / "results").glob("*.json"))
-    path = write_report(course, args.folder, students)
+    path = write_report(course, args.folder, read_saved(args.folder, students))
     if path is None:
         raise CourseError(f"{args.folder}: no results/*.json; run `grade ... --out "
                           f"{args.folder}` first")

@@ -46,6 +46,11 @@ def _check(result, what):
     return result
 
 
+def die_with_parent():
+    """Be killed with SIGKILL when the process that started this one ends."""
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def new_network_namespace():
     """For the fork server: every child it forks then has no network at all."""
     try:
@@ -124,5 +129,5 @@ def confine(scratch, rlimits, slot):
         _other_user(scratch, slot, read_anything=landlocked)
     except OSError as error:
         missing.append(f"separate user ({error})")
-    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+    die_with_parent()  # after setuid, which clears it
     return missing

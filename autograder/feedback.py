@@ -18,12 +18,17 @@ def _points(value: float) -> str:
     return f"{value:g}"
 
 
-def _case_line(case) -> str:
-    mark = "✅" if case.passed else "❌"
+def _case_heading(case) -> tuple[str, str, str]:
+    """(mark, what the case checks, "hidden test, 0/2"), the same on every page."""
     kind = "hidden test" if case.hidden else "public test"
     earned = case.points if case.passed else 0
-    score = f"{_points(earned)}/{_points(case.points)}"
-    line = f"- {mark} {case.description or case.name} ({kind}, {score})"
+    return ("✅" if case.passed else "❌", case.description or case.name,
+            f"{kind}, {_points(earned)}/{_points(case.points)}")
+
+
+def _case_line(case) -> str:
+    mark, what, score = _case_heading(case)
+    line = f"- {mark} {what} ({score})"
     if case.passed:
         return line
     cause = f"  \n  Likely cause: {case.diagnosis}" if case.diagnosis else ""
@@ -58,12 +63,8 @@ def render_feedback(result: StudentResult, assignment: str, note: str = "") -> s
 
 
 def _html_case(case) -> str:
-    mark = "✅" if case.passed else "❌"
-    kind = "hidden test" if case.hidden else "public test"
-    earned = case.points if case.passed else 0
-    text = escape(case.description or case.name)
-    lines = [f"<li>{mark} {text} <small>({kind}, {_points(earned)}/{_points(case.points)})"
-             "</small>"]
+    mark, what, score = _case_heading(case)
+    lines = [f"<li>{mark} {escape(what)} <small>({score})</small>"]
     if not case.passed:
         lines.append(f"<div class='why'>{escape(case.message)}</div>")
         if case.diagnosis:

@@ -103,17 +103,20 @@ def remove_temporary_files(out: Path) -> None:
                 path.unlink()
 
 
+def read_saved(out: Path, students: list[str]) -> dict[str, dict]:
+    """extra_data of every listed student that has a saved result, read once for all the
+    files rebuilt from them (grades.csv, gradebook.db, the report)."""
+    return {s: extra for s in students if (extra := read_extra(out, s)) is not None}
+
+
 GRADE_COLUMNS = ("student", "score", "max_score")
 
 
-def grade_rows(course: Course, out: Path, students: list[str]) -> list[list[str]]:
+def grade_rows(course: Course, saved: dict[str, dict]) -> list[list[str]]:
     """One row per student with a saved result: total, max, each exercise, status, late."""
     ids = [ex.id for ex in course.exercises]
     rows = []
-    for student in students:
-        extra = read_extra(out, student)
-        if extra is None:
-            continue
+    for student, extra in saved.items():
         per_exercise = [extra["exercises"].get(i, 0.0) for i in ids]
         rows.append([student, _number(sum(per_exercise)), _number(extra["max_score"]),
                      *map(_number, per_exercise), extra["status"],
@@ -121,14 +124,18 @@ def grade_rows(course: Course, out: Path, students: list[str]) -> list[list[str]
     return rows
 
 
-def write_grades(course: Course, out: Path, students: list[str]) -> Path:
-    """grades.csv, rebuilt from the saved results (never appended to)."""
+def csv_text(rows: list[list]) -> str:
+    """Rows as CSV text, quoted where needed (the csv module, for spreadsheets)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*GRADE_COLUMNS, *(ex.id for ex in course.exercises), "status", "late"])
-    writer.writerows(grade_rows(course, out, students))
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def write_grades(course: Course, out: Path, saved: dict[str, dict]) -> Path:
+    """grades.csv, rebuilt from the saved results (never appended to)."""
+    header = [*GRADE_COLUMNS, *(ex.id for ex in course.exercises), "status", "late"]
     path = out / "grades.csv"
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, csv_text([header, *grade_rows(course, saved)]))
     return path
 
 
@@ -142,7 +149,7 @@ def _put_alembic_on_path() -> None:
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
-def write_nbgrader_gradebook(course: Course, out: Path, students: list[str],
+def write_nbgrader_gradebook(course: Course, out: Path, saved: dict[str, dict],
                              path: Path | None = None) -> Path | None:
     """gradebook.db through nbgrader's own Gradebook and models: one grade cell per case.
 
@@ -155,7 +162,6 @@ def write_nbgrader_gradebook(course: Course, out: Path, students: list[str],
         from nbgrader.api import Gradebook
     except ImportError:
         return None
-    saved = {s: e for s in students if (e := read_extra(out, s)) is not None}
     if not saved:
         return None
     _put_alembic_on_path()

@@ -10,7 +10,6 @@ becomes a result, never an exception that stops the batch.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import multiprocessing
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import gradebook
+from autograder.confine import die_with_parent
 from autograder.course import Course, CourseError
 from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.feedback import write_feedback
@@ -46,6 +46,7 @@ class Outcome:
 @dataclass(frozen=True)
 class BatchSummary:
     outcomes: tuple[Outcome, ...]
+    rows: tuple[list[str], ...]  # grades.csv's rows
     grades: Path
     gradebook: Path | None
     report: Path | None
@@ -109,7 +110,7 @@ def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue
                        slots: Any) -> None:
     """In each forked grading process: die with the parent, leave Ctrl-C to it, and take
     the next slot number (each slot's student code runs as its own sandbox user)."""
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with slots.get_lock():
         slots.value += 1
@@ -179,7 +180,9 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
         if progress:
             progress.advance(outcome)
     students = [s.student for s in submissions]
-    grades = gradebook.write_grades(course, out, students)
-    database = gradebook.write_nbgrader_gradebook(course, out, students, database)
-    report = write_report(course, out, students)
-    return BatchSummary(tuple(outcomes), grades, database, report, time.monotonic() - start)
+    saved = gradebook.read_saved(out, students)
+    grades = gradebook.write_grades(course, out, saved)
+    database = gradebook.write_nbgrader_gradebook(course, out, saved, database)
+    report = write_report(course, out, saved)
+    return BatchSummary(tuple(outcomes), tuple(gradebook.grade_rows(course, saved)), grades,
+                        database, report, time.monotonic() - start)

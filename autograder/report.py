@@ -7,15 +7,13 @@ catalogued mistake was diagnosed) and the same numbers as CSV tables.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.course import Course
-from autograder.gradebook import read_extra, write_atomic
+from autograder.gradebook import csv_text, write_atomic
 
 
 @dataclass(frozen=True)
@@ -98,12 +96,6 @@ def _figures(numbers: ClassNumbers, folder: Path) -> dict[str, str]:
                                 (7, max(2.5, 0.35 * len(numbers.mistakes))))}
 
 
-def _csv(rows: list[list]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
 def _tables(numbers: ClassNumbers) -> dict[str, list[list]]:
     count = len(numbers.scores)
     return {
@@ -139,17 +131,16 @@ def _html(course: Course, numbers: ClassNumbers, figures: dict[str, str],
             f"report</h1><p>{summary}</p>{images}{sections}\n")
 
 
-def write_report(course: Course, out: Path, students: list[str]) -> Path | None:
+def write_report(course: Course, out: Path, saved: dict[str, dict]) -> Path | None:
     """DIR/report/report.html, its figures and CSV tables; None when nobody has a result."""
-    saved = [extra for s in students if (extra := read_extra(out, s)) is not None]
     if not saved:
         return None
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    numbers = class_numbers(course, saved)
+    numbers = class_numbers(course, list(saved.values()))
     tables = _tables(numbers)
     for name, rows in tables.items():
-        write_atomic(folder / name, _csv(rows))
+        write_atomic(folder / name, csv_text(rows))
     path = folder / "report.html"
     write_atomic(path, _html(course, numbers, _figures(numbers, folder), tables))
     return path
