@@ -5,6 +5,13 @@ Every value a student function returns is first turned into a plain float
 gains nothing), then compared with a tolerance from course.yaml. A hidden
 case never prints the expected values, only shapes and how far off it was.
 
+The tests never trust what the student reports. The grader copies a student's
+in-place changes to its arguments back into the test's own objects, so a case
+computes its expected values *before* the call, from inputs the student never
+receives: the student's function gets copies (``copy_of``, ``on_copies``).
+What a function claims about itself (the losses ``train`` reports) is checked
+against what the grader computes from its other answers (the weights it returns).
+
 This module is imported by the test files, both by our grader and by
 otter-grader inside autograder.zip, so it needs only numpy and PyYAML.
 """
@@ -59,6 +66,12 @@ def copy_of(value: Any) -> Any:
     return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
 
 
+def on_copies(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """function(*args, **kwargs) called with deep copies: whatever it changes in place, the
+    test's own arrays (and any expected value computed from them) stay as they were."""
+    return function(*copy_of(args), **copy_of(kwargs))
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "None (did you forget `return`?)"
@@ -111,6 +124,23 @@ def expect_shape(value: Any, shape: tuple, what: str) -> np.ndarray:
     if array.shape != tuple(shape):
         raise AssertionError(f"{what} has shape {array.shape}; expected {tuple(shape)}")
     return array
+
+
+def as_params(value: Any, shapes: dict[str, tuple], what: str) -> dict[str, np.ndarray]:
+    """A dict with exactly the keys of shapes, each value a float array of that shape."""
+    params = as_dict(value, list(shapes), what)
+    return {key: expect_shape(params[key], shape, f"{what}[{key!r}]")
+            for key, shape in shapes.items()}
+
+
+def agree(a: Any, b: Any) -> bool:
+    """Whether two answers (arrays, numbers, or dicts or lists of them, already plain) are
+    equal within the tolerance of course.yaml; nan agrees with nan."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(agree(a[k], b[k]) for k in a)
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(
+        a, b, rtol=_setting("rtol"), atol=_setting("atol"), equal_nan=True))
 
 
 def expect_close(value: Any, expected: Any, what: str, reveal: bool = False) -> None:

@@ -2,9 +2,11 @@
 
 Run as a script, ``python -I -u -B child.py CONTROL_FD``, by ``sandbox.Zygote``.
 It imports numpy once, then waits for requests on the control socket. For each
-submission it forks: the new process confines itself (confine.py), runs the
-student's file (a .py file, or a notebook's code cells one by one)
-and answers calls on its own socket until it is killed. The fork server never
+submission it forks: the new process confines itself (confine.py) before it
+opens anything in its scratch folder, runs the student's file (a .py file, or a
+notebook's code cells one by one) and answers calls on its own socket until it
+is killed. Its channel, its output file and the submission itself arrive as
+file descriptors the grader opened, never as paths student code could change. The fork server never
 loads student code, the reference or the tests, so every submission starts
 from the same clean state without paying for a fresh interpreter and numpy.
 The only modules of ours it loads are ``wire`` and ``confine``, by path.
@@ -34,7 +36,16 @@ def _load_sibling(name):
 
 wire = _load_sibling("wire")
 confinement = _load_sibling("confine")
-SERVER_MISSING = []  # layers the fork server itself could not apply (set in main)
+COPY_LIMIT = 16 * 1024 * 1024  # bytes of a submission copied into scratch
+
+
+class Server:
+    """What the fork server prepared once: its pid, the seccomp filter, missing layers."""
+
+    def __init__(self, missing, rules):
+        self.pid = os.getpid()
+        self.missing = missing
+        self.rules = rules
 
 
 class NotebookError(Exception):
@@ -125,10 +136,13 @@ def _load_student(path):
     return module, []
 
 
-def _send(fd, message):
-    data = wire.frame(message)
+def _write_all(fd, data):
     while data:
         data = data[os.write(fd, data):]
+
+
+def _send(fd, message):
+    _write_all(fd, wire.frame(message))
 
 
 def _serve(module, path, fd):
@@ -160,43 +174,76 @@ def _changed(request, args, kwargs):
     return changed
 
 
-def _confine(request):
-    """In the forked child, before any student code: output file, then every layer."""
-    os.chdir(request["scratch"])
-    out = os.open("stdout.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(out, 1)
-    os.dup2(out, 2)
-    os.close(out)
+def _redirect(output):
+    """stdout and stderr go to the grader's own file; stdin is empty."""
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(output)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    return SERVER_MISSING + confinement.confine(request["scratch"], request["rlimits"],
-                                                request["slot"])
 
 
-def _run_submission(request, fd):
-    """The forked child's whole life: load the file, then answer calls."""
-    path = request["submission"]
-    missing = _confine(request)
+def _copy_in(source, path):
+    """Write the submission (an fd the grader opened) into the fresh scratch folder."""
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    offset = 0
+    while offset < COPY_LIMIT:
+        chunk = os.pread(source, 1 << 20, offset)
+        if not chunk:
+            break
+        _write_all(target, chunk)
+        offset += len(chunk)
+    os.close(target)
+    os.close(source)
+
+
+def _confine(server, request, output, source):
+    """In the forked child, before any student code: a new session, the grader's output
+    file, a fresh private scratch folder holding only the submission, then every layer.
+
+    Nothing here opens a name that student code could have made: the scratch
+    folder is new (a tmpfs of this process's own where root allows), and the
+    output file and the submission arrive as descriptors the grader opened.
+    """
+    os.setsid()
+    confinement.die_with_parent()
+    if os.getppid() != server.pid:  # the fork server ended before we could ask
+        os._exit(1)
+    _redirect(output)
+    scratch = request["scratch"]
+    missing = confinement.private_scratch(scratch, request["disk_mb"])
+    os.chdir(scratch)
+    _copy_in(source, request["name"])
+    missing += confinement.confine(scratch, request["rlimits"], request["uid"], server.rules)
+    return server.missing + missing
+
+
+def _run_submission(server, request, fds):
+    """The forked child's whole life: confine, load the file, then answer calls."""
+    channel, output, source = fds
+    missing = _confine(server, request, output, source)
+    path = os.path.join(request["scratch"], request["name"])
     try:
         module, notes = _load_student(path)
     except BaseException as error:  # a broken file is a verdict, not a crash
-        _send(fd, {**_fault(error, path), "unprotected": missing})
+        _send(channel, {**_fault(error, path), "unprotected": missing})
         return
     names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    _send(fd, {"ready": names, "unprotected": missing, "notes": notes})
-    _serve(module, path, fd)
+    _send(channel, {"ready": names, "unprotected": missing, "notes": notes})
+    _serve(module, path, channel)
 
 
-def _spawn(control, request, fd):
+def _spawn(server, control, request, fds):
     pid = os.fork()
     if pid == 0:
         control.close()
         try:
-            _run_submission(request, fd)
+            _run_submission(server, request, fds)
         finally:
             os._exit(0)
-    os.close(fd)
+    for fd in fds:
+        os.close(fd)
     return {"pid": pid}
 
 
@@ -221,15 +268,15 @@ def main():
     control = socket.socket(fileno=int(sys.argv[1]))
     confinement.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    SERVER_MISSING.extend(confinement.new_network_namespace())
+    server = Server(confinement.new_network_namespace(), confinement.seccomp_filter())
     confinement.preload_standard_library()
     while True:
-        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)  # one SOCK_SEQPACKET message
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)  # one SOCK_SEQPACKET message
         if not data:
             return
         request = json.loads(data)
         if request["op"] == "spawn":
-            reply = _spawn(control, request, fds[0])
+            reply = _spawn(server, control, request, fds)
         else:
             reply = _reap(request["pid"], request["grace"])
         control.send(json.dumps(reply).encode())

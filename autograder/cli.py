@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 
 from autograder.course import DEFAULT_COURSE, Course, CourseError, load_course
+from autograder.text import NAME_CHARS, one_line, terminal
 
 MAX_TABLE = 60  # larger classes: see grades.csv
+
+
+def _say(message: str, stream=None) -> None:
+    """Every line for a person goes out here: control characters escaped (text.terminal)."""
+    print(terminal(message), file=stream or sys.stdout)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +56,7 @@ def _check(course: Course, args: argparse.Namespace) -> int:
     from autograder.jobs import check_file
 
     result = check_file(course, args.file)
-    print(render_check(result, args.file))
+    _say(render_check(result, args.file))
     return 0 if all(c.passed for ex in result.exercises for c in ex.cases) else 1
 
 
@@ -59,10 +65,11 @@ def _print_table(course: Course, rows: list[list[str]]) -> None:
     if len(rows) > MAX_TABLE:
         return
     ids = [ex.id for ex in course.exercises]
-    print(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
+    _say(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
     for row in rows:
+        row = [one_line(cell, NAME_CHARS) for cell in row]
         cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
-        print(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+        _say(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
 
 
 def _grade(course: Course, args: argparse.Namespace) -> int:
@@ -75,7 +82,8 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
     submissions = collect(args.paths, course, args.out / "unpacked")
     for submission in submissions:
         if submission.note:
-            print(f"note: {submission.student}: {submission.note}", file=sys.stderr)
+            _say(f"note: {one_line(submission.student, NAME_CHARS)}: "
+                 f"{one_line(submission.note)}", sys.stderr)
     progress = Progress()
     try:
         summary = grade_batch(course, submissions, args.out, args.jobs, args.force, progress,
@@ -84,14 +92,17 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
         progress.close()
     _print_table(course, list(summary.rows))
     if summary.unprotected:
-        print("warning: on this machine student code ran without: "
-              + "; ".join(summary.unprotected) + ". See README 'What student code can and "
-              "cannot do' for what that allows.", file=sys.stderr)
-    print(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
-          f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
-          f"grades in {summary.grades}"
-          + (f", nbgrader gradebook {summary.gradebook}" if summary.gradebook else "")
-          + (f", class report {summary.report}" if summary.report else ""))
+        layers = "; ".join(one_line(layer, NAME_CHARS) for layer in summary.unprotected[:10])
+        if len(summary.unprotected) > 10:
+            layers += f"; and {len(summary.unprotected) - 10} more"
+        _say("warning: on this machine student code ran without: "
+             + layers + ". See README 'What student code can and "
+             "cannot do' for what that allows.", sys.stderr)
+    _say(f"graded {summary.count('graded')}, skipped {summary.count('skipped')} (unchanged), "
+         f"failed {summary.count('failed')} in {summary.seconds:.1f} s; "
+         f"grades in {summary.grades}"
+         + (f", nbgrader gradebook {summary.gradebook}" if summary.gradebook else "")
+         + (f", class report {summary.report}" if summary.report else ""))
     return 1 if summary.count("failed") else 0
 
 
@@ -104,10 +115,10 @@ def _release(course: Course, args: argparse.Namespace) -> int:
 
     student_dir = args.student_dir or args.out / "student"
     for path in write_student_files(course, student_dir):
-        print(f"wrote {path}")
-    print(f"wrote {build_autograder_zip(course, args.out / 'autograder.zip')}")
+        _say(f"wrote {path}")
+    _say(f"wrote {build_autograder_zip(course, args.out / 'autograder.zip')}")
     if args.nbgrader:
-        print(f"wrote {write_nbgrader_source(course, args.nbgrader)}")
+        _say(f"wrote {write_nbgrader_source(course, args.nbgrader)}")
     return 0
 
 
@@ -120,7 +131,7 @@ def _report(course: Course, args: argparse.Namespace) -> int:
     if path is None:
         raise CourseError(f"{args.folder}: no results/*.json; run `grade ... --out "
                           f"{args.folder}` first")
-    print(f"wrote {path}")
+    _say(f"wrote {path}")
     return 0
 
 
@@ -132,5 +143,5 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](_course(args.course), args)
     except CourseError as err:
-        print(f"error: {err}", file=sys.stderr)
+        _say(f"error: {err}", sys.stderr)
         return 2

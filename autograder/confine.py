@@ -4,20 +4,27 @@ Loaded by path into the fork server (child.py), never imported by the grader.
 Each layer is applied if this machine allows it; what could not be applied is
 returned by name so the grader can say so once, and grading goes on.
 
-Layers, in the order they are applied after the fork:
+Layers, in the order they are applied after the fork, all before any student
+code runs and before anything in the scratch folder is opened:
 1. own session and process group (the grader kills the whole group), and death
    with the fork server;
-2. rlimits: CPU seconds, address space, file size, open files, core dumps;
-3. Landlock: read only the Python installation, read and write only the
+2. (root) private mount and IPC namespaces: the scratch folder is a fresh,
+   size-limited tmpfs (the disk quota), /tmp, /var/tmp, /dev/shm and /run are
+   empty, and SysV/POSIX IPC dies with the process;
+3. rlimits: CPU seconds, address space, file size, open files, core dumps;
+4. Landlock: read only the Python installation, read and write only the
    scratch folder; no TCP bind or connect; no signals or abstract unix
    sockets outside the sandbox;
-4. a separate unprivileged user (when the grader runs as root), allowed no
-   further processes or threads, and no capability but reading files (only
-   kept under Landlock, which then decides what may be read);
-5. (in the fork server, once) a new, empty network namespace.
+5. (root) a separate unprivileged user, unique to this grader on the machine,
+   allowed no further processes or threads, and no capability but reading
+   files (only kept under Landlock, which then decides what may be read);
+6. seccomp (libseccomp): no sockets of any kind, no new namespaces, no
+   ptrace, no mounts, no keyrings, BPF or io_uring;
+7. (in the fork server, once) a new, empty network namespace.
 """
 
 import ctypes
+import errno
 import os
 import resource
 import signal
@@ -27,14 +34,22 @@ import sys
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
 CAPABILITY_VERSION_3, CAP_DAC_READ_SEARCH = 0x20080522, 2
-CLONE_NEWNET = 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
+NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
+                   0x40000000, 0x00000080)  # NS, CGROUP, UTS, IPC, USER, PID, NET, TIME
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # where machines keep unix sockets
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 RULE_PATH_BENEATH = 1
 FS_EXECUTE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 2, 1 << 3
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX, SCOPE_SIGNAL = 1 << 0, 1 << 1
 FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
-SANDBOX_UID_BASE = 61000
+DENIED_SYSCALLS = ("socket", "socketpair", "connect", "bind", "unshare", "setns", "ptrace",
+                   "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root",
+                   "chroot", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
+                   "userfaultfd", "io_uring_setup", "kcmp", "open_by_handle_at",
+                   "name_to_handle_at", "fsopen", "fsmount", "open_tree", "move_mount")
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "time",
            "typing", "dataclasses", "statistics", "operator", "string", "re", "json",
            "warnings", "numbers", "textwrap", "pprint", "decimal", "fractions")
@@ -66,6 +81,46 @@ def preload_standard_library():
         __import__(name)
 
 
+def _mount_tmpfs(target, options):
+    _check(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                      options.encode()), f"mount tmpfs on {target}")
+
+
+def private_scratch(scratch, disk_mb):
+    """(root) New mount and IPC namespaces; scratch becomes a fresh tmpfs of disk_mb.
+
+    Nothing student code wrote before can be in it: it is mounted over the
+    grader's empty folder in this process's own namespace, and it vanishes
+    with the process. The usual homes of unix sockets are hidden behind
+    tiny empty tmpfs mounts. Returns the layers that could not be applied.
+    """
+    try:
+        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    except OSError:
+        return ["private scratch tmpfs with a disk quota (needs root)",
+                "IPC namespace (needs root)"]
+    try:
+        _check(LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        python = _python_paths()
+        for folder in HIDDEN:
+            if os.path.isdir(folder) and not any(_beneath(p, folder) for p in python):
+                _mount_tmpfs(folder, "size=4k,mode=755")
+        os.makedirs(scratch, 0o700, exist_ok=True)  # hidden above when it lies in /tmp
+        _mount_tmpfs(scratch, f"size={disk_mb}m,mode=700")
+    except OSError as error:
+        return [f"private scratch tmpfs with a disk quota ({error})"]
+    return []
+
+
+def _beneath(path, folder):
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _python_paths():
+    """The Python installation and its import paths: all student code may read."""
+    return {sys.prefix, sys.base_prefix, sys.exec_prefix, *filter(os.path.isdir, sys.path)}
+
+
 def landlock_abi():
     return LIBC.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
 
@@ -80,8 +135,7 @@ def _landlock(scratch):
     attr = struct.pack("=QQQ", fs, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
     ruleset = _check(LIBC.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)),
                                   ctypes.c_uint32(0)), "landlock_create_ruleset")
-    readable = {sys.prefix, sys.base_prefix, sys.exec_prefix, *filter(os.path.isdir, sys.path)}
-    for path, rights in [*((p, FS_EXECUTE | FS_READ_FILE | FS_READ_DIR) for p in readable),
+    for path, rights in [*((p, FS_EXECUTE | FS_READ_FILE | FS_READ_DIR) for p in _python_paths()),
                          (scratch, fs)]:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         rule = struct.pack("=Qi", rights, fd)
@@ -94,13 +148,12 @@ def _landlock(scratch):
     return missing + ([] if abi >= 6 else ["Landlock signal scoping (kernel too old)"])
 
 
-def _other_user(scratch, slot, read_anything):
+def _other_user(scratch, uid, read_anything):
     """Become an unprivileged user; with read_anything (only under Landlock, which then
     decides what may be read) keep CAP_DAC_READ_SEARCH so that the Python installation
     stays importable even where it lives in a folder other users cannot enter."""
-    if os.geteuid() != 0:
+    if uid is None:
         raise OSError("the grader is not running as root")
-    uid = SANDBOX_UID_BASE + slot
     os.chown(scratch, uid, uid)
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
     _check(LIBC.prctl(PR_SET_KEEPCAPS, int(read_anything), 0, 0, 0), "keepcaps")
@@ -113,9 +166,36 @@ def _other_user(scratch, slot, read_anything):
     _check(LIBC.capset(header, data), "capset")
 
 
-def confine(scratch, rlimits, slot):
-    """Apply every layer this machine allows; return the names of those it could not."""
-    os.setsid()
+def seccomp_filter():
+    """The syscall filter, built once in the fork server (None: libseccomp is missing).
+
+    Denied calls fail with EPERM; clone3 fails with ENOSYS, so that libc falls
+    back to clone, whose flags the filter can see.
+    """
+    try:
+        import pyseccomp as seccomp
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    except (ImportError, OSError, RuntimeError):
+        return None
+    denied = seccomp.ERRNO(errno.EPERM)
+    for name in DENIED_SYSCALLS:
+        rules.add_rule(denied, name)
+    for flag in NAMESPACE_FLAGS:
+        rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    return rules
+
+
+def _seccomp(rules):
+    if rules is None:
+        raise OSError("libseccomp or pyseccomp is not installed")
+    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    rules.load()
+
+
+def confine(scratch, rlimits, uid, rules):
+    """Apply the layers that follow the scratch tmpfs; return the names of those it
+    could not. uid: the sandbox user (None when not root); rules: seccomp_filter()."""
     missing = []
     for name, value in rlimits.items():
         resource.setrlimit(getattr(resource, name), (value, value))
@@ -126,8 +206,12 @@ def confine(scratch, rlimits, slot):
         missing.append(f"Landlock ({error})")
         landlocked = False
     try:
-        _other_user(scratch, slot, read_anything=landlocked)
+        _other_user(scratch, uid, read_anything=landlocked)
     except OSError as error:
         missing.append(f"separate user ({error})")
     die_with_parent()  # after setuid, which clears it
+    try:
+        _seccomp(rules)
+    except OSError as error:
+        missing.append(f"seccomp filter ({error})")
     return missing

@@ -41,6 +41,7 @@ class Limits:
     submission_seconds: float
     memory_mb: int
     output_kb: int
+    disk_mb: int
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ _CHECKS = {
 }
 
 DEFAULT_LIMITS = {"call_seconds": 2, "import_seconds": 10, "submission_seconds": 60,
-                  "memory_mb": 1024, "output_kb": 64}
+                  "memory_mb": 1024, "output_kb": 64, "disk_mb": 64}
 
 _TOP = {
     "assignment": _text,
@@ -117,6 +118,7 @@ _TOP = {
         "submission_seconds": _positive,
         "memory_mb": _positive,
         "output_kb": _positive,
+        "disk_mb": _positive,
     },
     "exercises": list,
 }

@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from autograder import text
 from autograder.course import Course
 from autograder.scores import StudentResult
 
@@ -45,13 +46,15 @@ def results_json(result: StudentResult, extra: dict) -> dict:
             "score": case.points if case.passed else 0.0,
             "max_score": case.points,
             "visibility": "after_published" if case.hidden else "visible",
-            "output": case.message + (f"\nLikely cause: {case.diagnosis}"
-                                      if case.diagnosis and not case.passed else ""),
+            "output": text.terminal(case.message, limit=text.MESSAGE_CHARS)
+            + (f"\nLikely cause: {text.terminal(case.diagnosis, limit=text.MESSAGE_CHARS)}"
+               if case.diagnosis and not case.passed else ""),
         }
         for ex in result.exercises
         for case in ex.cases
     ]
-    output = " ".join(filter(None, [result.message, result.load_message]))
+    output = text.terminal(" ".join(filter(None, [result.message, result.load_message])),
+                           limit=text.MESSAGE_CHARS)
     return {
         "score": result.score,
         "output": output,
@@ -90,9 +93,10 @@ def write_result(out: Path, result: StudentResult, extra: dict) -> None:
     write_atomic(result_path(out, result.student), data + "\n")
 
 
-def write_output(out: Path, student: str, text: str) -> None:
-    """What the student's code printed: for the instructor, never scored."""
-    write_atomic(out / "output" / f"{student}.txt", text)
+def write_output(out: Path, student: str, printed: str) -> None:
+    """What the student's code printed (control characters made visible): for the
+    instructor, never scored."""
+    write_atomic(out / "output" / f"{student}.txt", text.visible(printed, multiline=True))
 
 
 def remove_temporary_files(out: Path) -> None:

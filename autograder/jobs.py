@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from autograder import gradebook
 from autograder.confine import die_with_parent
@@ -75,7 +74,11 @@ def batch_key(course: Course) -> str:
 
 
 def submission_key(batch: str, submission: Submission) -> str:
-    return hashlib.sha256(batch.encode() + submission.path.read_bytes()).hexdigest()
+    """Changes when anything of this submission that reaches its outputs changes: the
+    student id, the chosen file's name and bytes, the late flag and the note."""
+    about = repr((batch, submission.student, submission.path.name, submission.late,
+                  submission.note))  # repr: every character printable, so always UTF-8
+    return hashlib.sha256(about.encode() + b"\0" + submission.path.read_bytes()).hexdigest()
 
 
 def check_file(course: Course, path: Path) -> StudentResult:
@@ -100,22 +103,18 @@ class _Task:
 _worker: dict = {}  # this grading process's course, test files, output folder, fork server
 
 
-def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
-                 slot: int = 0) -> None:
+def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path) -> None:
     _worker.update(course=course, suites=suites, catalogue=catalogue, out=out,
-                   zygote=Zygote(slot))
+                   zygote=Zygote())
 
 
-def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
-                       slots: Any) -> None:
-    """In each forked grading process: die with the parent, leave Ctrl-C to it, and take
-    the next slot number (each slot's student code runs as its own sandbox user)."""
+def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue,
+                       out: Path) -> None:
+    """In each forked grading process: die with the parent, leave Ctrl-C to it, and start
+    a fork server (with a sandbox user of its own)."""
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with slots.get_lock():
-        slots.value += 1
-        slot = slots.value
-    _init_worker(course, suites, catalogue, out, slot)
+    _init_worker(course, suites, catalogue, out)
 
 
 def _grade_one(task: _Task) -> Outcome:
@@ -144,8 +143,7 @@ def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]
             _worker.pop("zygote").close()
         return
     context = multiprocessing.get_context("fork")
-    slots = context.Value("i", 0)
-    with context.Pool(min(jobs, len(tasks)), _init_pool_process, (*setup, slots)) as pool:
+    with context.Pool(min(jobs, len(tasks)), _init_pool_process, setup) as pool:
         yield from pool.imap_unordered(_grade_one, tasks, chunksize=4)
 
 

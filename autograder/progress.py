@@ -7,6 +7,7 @@ import sys
 import time
 
 from autograder.jobs import Outcome
+from autograder.text import NAME_CHARS, one_line, terminal
 
 
 class Progress:
@@ -25,12 +26,14 @@ class Progress:
             self.bar = tqdm(total=total, initial=skipped, unit="sub", file=self.stream,
                             desc="grading")
         elif skipped:
-            print(f"{skipped} of {total} unchanged since the last run; skipped", file=self.stream)
+            print(terminal(f"{skipped} of {total} unchanged since the last run; skipped"),
+                  file=self.stream)
 
     def advance(self, outcome: Outcome) -> None:
         self.done += 1
         if outcome.state == "failed":
-            message = f"could not grade {outcome.student}: {outcome.detail}"
+            message = terminal(f"could not grade {one_line(outcome.student, NAME_CHARS)}: "
+                               f"{one_line(outcome.detail)}")
             (self.bar.write if self.bar else lambda m: print(m, file=self.stream))(message)
         if self.bar:
             self.bar.update()
@@ -39,7 +42,8 @@ class Progress:
         if now - self.last >= self.every or self.done == self.total:
             self.last = now
             rate = (self.done - self.skipped) / max(now - self.began, 1e-9)
-            print(f"graded {self.done}/{self.total} ({rate:.1f}/s)", file=self.stream)
+            print(terminal(f"graded {self.done}/{self.total} ({rate:.1f}/s)"),
+                  file=self.stream)
 
     def close(self) -> None:
         if self.bar:

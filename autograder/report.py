@@ -14,6 +14,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.gradebook import csv_text, write_atomic
+from autograder.text import html_text
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,8 @@ def _html(course: Course, numbers: ClassNumbers, figures: dict[str, str],
     images = "".join(f'<img src="{name}" alt="{key}">' for key, name in figures.items())
 
     def table(rows):
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row)
+        head = "".join(f"<th>{html_text(c)}</th>" for c in rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row)
                        + "</tr>" for row in rows[1:])
         return f"<table><tr>{head}</tr>{body}</table>"
 

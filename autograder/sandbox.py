@@ -3,7 +3,8 @@
 The grading process never imports student code. A ``Zygote`` (child.py, a
 fork server) forks one confined process per submission; ``Worker`` sends it
 plain data over a socket for each call and waits at most ``call_seconds`` for
-the reply, which it treats as untrusted. A call that times out, crashes or
+the whole reply (an absolute deadline, however slowly bytes arrive), which it
+bounds in size before parsing and treats as untrusted. A call that times out, crashes or
 exits fails on its own; the process is restarted for the next call. The
 student's prints are kept (truncated) for the instructor and never read as
 results.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,12 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from autograder import wire
 from autograder.course import Limits
+from autograder.uids import claim_uid
 
 CHILD = Path(__file__).with_name("child.py")
 FILE_LIMIT = 16 * 1024 * 1024
@@ -97,11 +101,12 @@ class Zygote:
 
     One per grading process; each submission's process is forked from it, so
     it starts in about a millisecond instead of a fresh interpreter's 100 ms.
+    When the grader runs as root, the server claims a sandbox user that no
+    other live grader on this machine uses (uids.py), for as long as it runs.
     """
 
-    def __init__(self, slot: int = 0) -> None:
-        """slot: this server's number among those running at once (one sandbox user each)."""
-        self.slot = slot
+    def __init__(self) -> None:
+        self.uid = claim_uid() if os.geteuid() == 0 else None
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.process = subprocess.Popen(
             [sys.executable, "-I", "-u", "-B", str(CHILD), str(theirs.fileno())],
@@ -116,13 +121,19 @@ class Zygote:
             raise RuntimeError("the fork server stopped; is python3 with numpy installed?")
         return json.loads(reply)
 
-    def spawn(self, submission: Path, scratch: Path, limits: Limits) -> tuple[int, socket.socket]:
-        """Fork a process for one submission; return its pid and our end of its channel."""
+    def spawn(self, source: int, output: int, scratch: Path, name: str,
+              limits: Limits) -> tuple[int, socket.socket]:
+        """Fork a process for one submission; return its pid and our end of its channel.
+
+        source: the submission, opened by us; output: the file its prints go to;
+        scratch: a new empty folder; name: the file name the submission gets there.
+        """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        request = {"op": "spawn", "submission": str(submission), "scratch": str(scratch),
-                   "rlimits": _rlimits(limits), "slot": self.slot}
+        request = {"op": "spawn", "scratch": str(scratch), "name": name,
+                   "rlimits": _rlimits(limits), "uid": self.uid and self.uid.number,
+                   "disk_mb": limits.disk_mb}
         try:
-            pid = self._ask(request, (theirs.fileno(),))["pid"]
+            pid = self._ask(request, (theirs.fileno(), output, source))["pid"]
         finally:
             theirs.close()
         return pid, ours
@@ -137,6 +148,8 @@ class Zygote:
     def close(self) -> None:
         self.control.close()
         self.process.wait()
+        if self.uid:
+            self.uid.release()
 
 
 def _ended(code: int | None, limits: Limits) -> StudentFault:
@@ -159,15 +172,21 @@ def _limit_note(kind: str, limits: Limits) -> str:
 
 
 class Worker:
-    """One submission's process; restarted after a call that kills or hangs it."""
+    """One submission's process; restarted after a call that kills or hangs it.
+
+    The grading process never opens a path inside a scratch folder once
+    student code could have run there: the submission and the output file
+    are descriptors opened here, replies arrive on the channel, and each
+    start gets a new scratch folder (removed with no-follow, fd-relative calls).
+    """
 
     def __init__(self, zygote: Zygote, submission: Path, limits: Limits):
         self.zygote = zygote
         self.limits = limits
-        self.scratch = Path(tempfile.mkdtemp(prefix="grade-"))
-        self.submission = self.scratch / Path(submission).name
-        shutil.copyfile(submission, self.submission)
-        self.submission.chmod(0o644)
+        self.source = os.open(submission, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        self.name = _scratch_name(Path(submission))
+        self.prints = tempfile.TemporaryFile(prefix="grade-output-")
+        self.scratch: Path | None = None
         self.pid: int | None = None
         self.channel: socket.socket | None = None
         self.loaded: Loaded | None = None
@@ -186,9 +205,12 @@ class Worker:
 
     def _start(self) -> Loaded:
         self._stop()
-        self.pid, self.channel = self.zygote.spawn(self.submission, self.scratch, self.limits)
+        self._remove_scratch()
+        self.scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+        self.pid, self.channel = self.zygote.spawn(
+            self.source, self.prints.fileno(), self.scratch, self.name, self.limits)
         try:
-            reply = self._receive(self.limits.import_seconds)
+            reply = self._receive(self.limits.import_seconds, wire.MAX_REPLY)
         except StudentFault as fault:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}")
         unprotected = tuple(reply.get("unprotected", ()))
@@ -203,37 +225,64 @@ class Worker:
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
                       unprotected)
 
-    def _receive(self, seconds: float) -> dict:
-        """The child's next message, within the time limit (a partial message counts too)."""
+    def _deadline_read(self, deadline: float) -> Callable[[int], bytes]:
+        """recv that raises TimeoutError at the deadline, however slowly bytes trickle in."""
+
+        def read(size: int) -> bytes:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.channel.settimeout(left)
+            return self.channel.recv(size)
+
+        return read
+
+    def _receive(self, seconds: float, limit: int) -> dict:
+        """The child's next message, whole within the time limit and at most limit bytes."""
         wait = min(seconds, self.deadline - time.monotonic())
-        self.channel.settimeout(max(wait, 1e-6))
         try:
-            return _checked(wire.receive(self.channel.recv))
+            return _checked(wire.receive(self._deadline_read(time.monotonic() + wait), limit))
         except TimeoutError:
             self._stop()
             if wait < seconds:
-                raise StudentFault("timeout", "the submission used up its "
-                                   f"{self.limits.submission_seconds:g} s in all") from None
+                raise StudentFault("timeout", self._used_up()) from None
             raise StudentFault("timeout", f"did not finish within {seconds:g} s "
                                "(an endless loop?)") from None
-        except (EOFError, ValueError):
+        except wire.TooLarge as error:
+            self._stop()
+            raise StudentFault("output", f"sent a reply that is too large ({error})") from None
+        except ValueError as error:  # a forged message: no grace, it is not exiting
+            self._stop()
+            raise StudentFault("crashed", "sent the grader a message it could not read "
+                               f"({error})") from None
+        except (EOFError, OSError):
             raise _ended(self._stop(grace=1.0), self.limits) from None
+
+    def _used_up(self) -> str:
+        return f"the submission used up its {self.limits.submission_seconds:g} s in all"
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
 
         Changed arguments are keyed by position ("0", "1", ...) or keyword name.
         """
+        if time.monotonic() >= self.deadline:
+            self._stop()
+            raise StudentFault("timeout", self._used_up())
         if self.pid is None:
-            self._start()
+            restarted = self._start()
+            if restarted.status != "ok":
+                raise StudentFault(restarted.status, "could not be restarted for this call: "
+                                   + restarted.message)
         request = {"function": name, "args": [wire.to_plain(a) for a in args],
                    "kwargs": {k: wire.to_plain(v) for k, v in kwargs.items()}}
+        data = wire.frame(request)
         try:
-            self.channel.settimeout(self.limits.call_seconds)
-            self.channel.sendall(wire.frame(request))
-        except OSError:
+            self.channel.settimeout(max(self.limits.call_seconds, 1e-6))
+            self.channel.sendall(data)
+        except OSError:  # a timeout too: the child stopped reading
             raise _ended(self._stop(grace=1.0), self.limits) from None
-        reply = self._receive(self.limits.call_seconds)
+        reply = self._receive(self.limits.call_seconds, wire.reply_limit(len(data)))
         if "fault" in reply:
             kind = reply["fault"]
             note = _limit_note(kind, self.limits)
@@ -241,17 +290,17 @@ class Worker:
             raise StudentFault(kind, _with_line(reply, text))
         if "value" not in reply:
             raise _ended(self._stop(grace=1.0), self.limits)
-        changed = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()}
-        return wire.from_plain(reply["value"]), changed
+        try:
+            changed = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()}
+            return wire.from_plain(reply["value"]), changed
+        except Exception:  # anything the child sends may be malformed: its fault, not ours
+            self._stop()
+            raise StudentFault("crashed", "sent the grader a reply it could not read") from None
 
     def output(self) -> str:
         """What the student's code printed, cut to the course's limit."""
-        path = self.scratch / "stdout.txt"
-        if not path.exists():
-            return ""
         keep = self.limits.output_kb * 1024
-        with open(path, "rb") as handle:
-            data = handle.read(keep + 1)
+        data = os.pread(self.prints.fileno(), keep + 1, 0)
         text = data[:keep].decode("utf-8", errors="replace")
         return text + ("\n[... output cut]" if len(data) > keep else "")
 
@@ -259,24 +308,43 @@ class Worker:
         """Kill the child's whole process group; return its exit code.
 
         grace: seconds to let a child that closed its channel exit by itself,
-        so that its own exit code is reported rather than our SIGKILL.
+        so that its own exit code is reported rather than our SIGKILL (never
+        past the submission's deadline).
         """
         pid, self.pid = self.pid, None
         if pid is None:
             return None
         self.channel.close()
-        return self.zygote.reap(pid, grace)
+        return self.zygote.reap(pid, min(grace, max(0.0, self.deadline - time.monotonic())))
+
+    def _remove_scratch(self) -> None:
+        """shutil.rmtree works on descriptors without following links (Linux)."""
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def close(self) -> None:
         self._stop()
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self._remove_scratch()
+        self.prints.close()
+        os.close(self.source)
+
+
+def _scratch_name(submission: Path) -> str:
+    """The submission's file name in scratch: its own if plain, else a safe one."""
+    name = submission.name
+    plain = re.fullmatch(r"[\w.-]{1,100}", name) and not name.startswith(".")
+    return name if plain else f"submission{submission.suffix[:10]}"
 
 
 def _checked(reply: dict) -> dict:
     """A reply with the fields we read made plain: the child may be forging it."""
     checked = {key: reply[key] for key in ("value", "changed") if key in reply}
     if "fault" in reply:
-        kind = reply["fault"] if reply["fault"] in STATUS_TEXT else "error"
+        fault = reply["fault"]
+        if not isinstance(fault, str):
+            raise ValueError("its fault is not a name")
+        kind = fault if fault in STATUS_TEXT else "error"
         checked.update(fault=kind, message=str(reply.get("message", ""))[:500],
                        where=str(reply["where"])[:100] if reply.get("where") else None)
     for key in ("ready", "unprotected", "notes"):

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-MAX_MESSAGE = 64 * 1024 * 1024
+MAX_MESSAGE = 64 * 1024 * 1024  # a request from the grader (trusted)
+MAX_REPLY = 1024 * 1024  # a reply from student code: far above the largest honest one
+MAX_CONTAINERS = 512  # JSON objects and arrays in one reply (an honest one has < 50)
+
+
+class TooLarge(ValueError):
+    """A message over its size limit: refused before it is read."""
 NOT_RUN = "# (not run when graded)"  # first line of a notebook's check and demo cells
 
 
@@ -117,12 +123,33 @@ def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes:
     return b"".join(chunks)
 
 
-def receive(read: Callable[[int], bytes]) -> dict:
-    """Read one framed JSON message with read(n); EOFError if the other side is gone."""
-    (size,) = struct.unpack(">I", _read_exactly(read, 4))
-    if size > MAX_MESSAGE:
-        raise ValueError(f"message of {size} bytes is larger than the limit")
-    message = json.loads(_read_exactly(read, size))
+def reply_limit(request_size: int) -> int:
+    """The most a reply may hold: a value plus the changed arguments echoed back."""
+    return MAX_REPLY + 2 * request_size
+
+
+def _parse(body: bytes) -> dict:
+    """json.loads with bounded work: the body's size is already limited, and the
+    number of containers (hence the depth) is counted before parsing; brackets
+    inside strings count too, which only makes the bound stricter."""
+    if body.count(b"{") + body.count(b"[") > MAX_CONTAINERS:
+        raise ValueError(f"message has more than {MAX_CONTAINERS} objects or arrays")
+    try:
+        message = json.loads(body)
+    except RecursionError:
+        raise ValueError("message is nested too deeply") from None
     if not isinstance(message, dict):
         raise ValueError("message is not a JSON object")
     return message
+
+
+def receive(read: Callable[[int], bytes], limit: int = MAX_MESSAGE) -> dict:
+    """Read one framed JSON message of at most limit bytes with read(n).
+
+    EOFError if the other side is gone, TooLarge before reading a body over
+    the limit, ValueError if the body is not a plain JSON object.
+    """
+    (size,) = struct.unpack(">I", _read_exactly(read, 4))
+    if size > limit:
+        raise TooLarge(f"{size} bytes; the limit is {limit}")
+    return _parse(_read_exactly(read, size))

@@ -155,7 +155,7 @@ def test_grades_csv_round_trips_through_csv(quick_course, tmp_path):
     assert all(len(r) == len(rows[0]) == 10 for r in rows)
 
 
-def test_the_nbgrader_gradebook_holds_every_test_case(quick_course, tmp_path):
+def test_the_nbgrader_gradebook_holds_every_test_case(quick_course, suites, tmp_path):
     out = tmp_path / "out"
     grade(quick_course, make_class(tmp_path / "class"), out)
     from nbgrader.api import Gradebook
@@ -163,7 +163,8 @@ def test_the_nbgrader_gradebook_holds_every_test_case(quick_course, tmp_path):
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
         assignment = gradebook.find_assignment("backprop")
         assert assignment.max_score == 100
-        assert len(assignment.notebooks[0].grade_cells) == 42
+        cases = sum(len(suite.test_file.test_cases) for suite in suites)
+        assert len(assignment.notebooks[0].grade_cells) == cases
         scores = {s.student.id: s.score for s in gradebook.assignment_submissions("backprop")}
         grade_cell = gradebook.find_grade("update.update_rule", "backprop", "backprop", "di")
         assert (grade_cell.score, grade_cell.max_score) == (0, 3)

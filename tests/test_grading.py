@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -66,3 +67,89 @@ def test_hidden_cases_never_reveal_expected_values(grade, name):
     hidden = [c for ex in result.exercises for c in ex.cases if c.hidden and not c.passed]
     for case in hidden:
         assert not re.search(r"expected -?[\d\[]", case.message), (case.name, case.message)
+
+
+def reference_with(function: str, source: str) -> str:
+    """The reference, with one function replaced by source."""
+    text = (ROOT / "solutions" / "backprop.py").read_text()
+    text = re.sub(r"[ \t]*### (BEGIN|END) SOLUTION\n", "", text)
+    node = next(n for n in ast.parse(text).body
+                if isinstance(n, ast.FunctionDef) and n.name == function)
+    lines = text.splitlines(keepends=True)
+    return "".join(lines[:node.lineno - 1]) + source + "".join(lines[node.end_lineno:])
+
+
+TRAIN_DEF = "def train(x, y, hidden_size=8, lr=0.5, epochs=2000, seed=0):\n"
+TRAIN_HEAD = TRAIN_DEF + """    rng = np.random.default_rng(seed)
+    d_in, d_out = x.shape[1], y.shape[1]
+    params = {"W1": rng.normal(size=(d_in, hidden_size)) / np.sqrt(d_in),
+              "b1": np.zeros(hidden_size),
+              "W2": rng.normal(size=(hidden_size, d_out)) / np.sqrt(hidden_size),
+              "b2": np.zeros(d_out)}
+"""
+
+# Submissions that change their arguments in place or report what they did not do, and
+# the cases that must see through it.
+UNTRUSTWORTHY = {
+    "forward_wipes_x_after_computing": ("forward", """def forward(x, params):
+    z1 = dense(x, params["W1"], params["b1"])
+    a1 = sigmoid(z1)
+    y_pred = dense(a1, params["W2"], params["b2"])
+    x[...] = 0.0
+    return y_pred, {"x": x, "z1": z1, "a1": a1, "y_pred": y_pred}
+""", {"forward_cache"}),
+    "backward_swaps_params_for_1x1": ("backward", """def backward(params, cache, y_true):
+    for key in list(params):
+        params[key] = np.zeros((1, 1))
+    return {key: np.zeros((1, 1)) for key in params}
+""", {"backward_returns_four_gradients"}),
+    "update_swaps_params_for_1x1": ("update", """def update(params, grads, lr):
+    for key in list(params):
+        params[key] = np.zeros((1, 1))
+    return {key: np.zeros((1, 1)) for key in params}
+""", {"update_leaves_grads_unchanged"}),
+    "train_reports_losses_after_update": ("train", TRAIN_HEAD + """    losses = []
+    for _ in range(epochs):
+        y_pred, cache = forward(x, params)
+        params = update(params, backward(params, cache, y), lr)
+        losses.append(mse(y, forward(x, params)[0]))
+    return params, losses
+""", {"train_reports_the_loss_of_its_weights"}),
+    "train_real_weights_invented_losses": ("train", TRAIN_HEAD + """    for _ in range(epochs):
+        y_pred, cache = forward(x, params)
+        params = update(params, backward(params, cache, y), lr)
+    return params, [0.5 * 0.99 ** e for e in range(epochs)]
+""", {"train_reports_the_loss_of_its_weights"}),
+    "train_same_answer_always": ("train", TRAIN_DEF + """    gen = np.random.default_rng(0)
+    params = {"W1": gen.normal(size=(x.shape[1], hidden_size)), "b1": np.zeros(hidden_size),
+              "W2": gen.normal(size=(hidden_size, y.shape[1])), "b2": np.zeros(y.shape[1])}
+    return params, [1.0 / (e + 1) for e in range(epochs)]
+""", {"train_loss_goes_down", "train_fits_the_curve", "train_reports_the_loss_of_its_weights",
+      "train_several_outputs", "train_is_repeatable"}),
+    "train_wipes_its_data": ("train", TRAIN_DEF + """    d_in, d_out = x.shape[1], y.shape[1]
+    x[...] = 0.0
+    y[...] = 0.0
+    params = {"W1": np.zeros((d_in, hidden_size)), "b1": np.zeros(hidden_size),
+              "W2": np.zeros((hidden_size, d_out)), "b2": np.zeros(d_out)}
+    return params, [0.0] * epochs
+""", {"train_loss_goes_down", "train_fits_the_curve", "train_reports_the_loss_of_its_weights",
+      "train_several_outputs", "train_is_repeatable"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNTRUSTWORTHY))
+def test_hidden_tests_never_trust_what_the_student_reports(grade, name, tmp_path):
+    function, source, must_fail = UNTRUSTWORTHY[name]
+    path = tmp_path / f"{name}.py"
+    path.write_text(reference_with(function, source))
+    result = grade(path)
+    passed = {c.name for ex in result.exercises for c in ex.cases if c.passed}
+    assert must_fail & passed == set()
+
+
+def test_every_test_file_states_the_rule(suites):
+    for suite in suites:
+        path = ROOT / "solutions" / "tests" / f"{suite.exercise.id}.py"
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc and "never trust what the student reports" in doc, path.name
+        assert suite.test_file.name == suite.exercise.id

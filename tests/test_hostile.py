@@ -1,25 +1,32 @@
-"""Hostile submissions: none can raise its score, leak a secret, leave a process or a
-file behind, or disturb anyone else's grade. Run as root in CI, where every
-confinement layer applies; the cases that are only safe with them are skipped
-where they are missing."""
+"""Hostile submissions: none can raise its score, leak a secret, leave a process, a file
+or an IPC object behind, reach anything outside its sandbox, stall a batch or disturb
+anyone else's grade. Run as root in CI, where every confinement layer applies; the
+cases that are only safe with them are skipped where they are missing.
+
+Every check looks only at what this test started: its own canary folder, its own
+listeners, the IPC key its own hostile file uses, and its own process tree."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import ROOT, SUBMISSIONS
 
-from autograder.jobs import grade_batch
+from autograder.course import load_course
 from autograder.sandbox import Worker, Zygote
 from autograder.scores import score_run
-from autograder.submissions import collect
 from autograder.verdicts import run_submission
 
 HOSTILE = SUBMISSIONS / "hostile"
@@ -27,8 +34,17 @@ EXPECTED = json.loads((HOSTILE / "expected.json").read_text())
 WRITE_TARGETS = ["/tmp/hostile-wrote-this.txt", "/tmp/hostile-atexit.txt", "/work/hostile.txt",
                  os.path.expanduser("~/hostile.txt"), "/dev/shm/hostile.txt",
                  "/var/tmp/hostile.txt"]
+CANARIES = Path("/var/lib/backprop-grader-canary")  # root only; the hostile files aim here
+SITE_PACKAGES = [Path(p) for p in sys.path if p.endswith("site-packages")]
+IPC_KEY = "0x0bac0001"  # sysv_ipc_left_behind.py's segment
 NEEDS_EVERY_LAYER = {"kill_parent_and_everyone.py", "fork_bomb_then_honest.py",
-                     "write_everywhere.py", "steal_reference_from_disk.py"}
+                     "write_everywhere.py", "steal_reference_from_disk.py",
+                     "restart_through_symlinks.py", "sysv_ipc_left_behind.py",
+                     "unix_socket_knocker.py", "disk_filler.py", "escape_namespaces.py"}
+TRUSTED_MEMORY_MB = 300  # peak RSS of any trusted grading process in a batch (README)
+HONEST = {"ada": ROOT / "solutions" / "backprop.py", "bo": ROOT / "exercises" / "backprop.py",
+          "cy": SUBMISSIONS / "buggy" / "mse_divides_by_rows.py",
+          "flo": SUBMISSIONS / "correct" / "float32_throughout.py"}
 
 
 @pytest.fixture(scope="module")
@@ -45,50 +61,113 @@ def fully_protected(zygote, quick_course, tmp_path_factory):
         return worker.load().unprotected == ()
 
 
-def sandbox_processes() -> list[int]:
-    """Processes running as one of the sandbox users (uid 61000 and up)."""
-    found = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            uid = next(int(line.split()[1]) for line in status.read_text().splitlines()
-                       if line.startswith("Uid:"))
-        except (OSError, StopIteration):
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if 61000 <= uid < 62000:
-            found.append(int(status.parent.name))
+        tree.setdefault(ppid, []).append(int(stat.parent.name))
+    return tree
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started, directly or not, by process pid (still parented to it)."""
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
     return found
 
 
-@pytest.fixture
-def listener():
-    """A TCP server on loopback that records any connection."""
-    server = socket.create_server(("127.0.0.1", 47123))
-    server.settimeout(0.2)
-    accepted, stop = [], threading.Event()
+def _status(pid: int) -> dict[str, str]:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(line.split(":", 1) for line in lines if ":" in line)
 
-    def serve():
-        while not stop.is_set():
+
+def our_sandbox_processes() -> list[int]:
+    """Our own descendants that run as another user than ours: student code."""
+    return [pid for pid in descendants(os.getpid())
+            if _status(pid).get("Uid", str(os.geteuid())).split()[0] != str(os.geteuid())]
+
+
+def canaries_intact() -> list[str]:
+    """What changed in the canary folder and site-packages (empty: nothing)."""
+    changed = sorted(p.name for p in CANARIES.iterdir() if p.name != "canary.txt")
+    if (CANARIES / "canary.txt").read_text() != "original\n":
+        changed.append("canary.txt")
+    return changed + [str(p) for folder in SITE_PACKAGES for p in folder.glob("zz_hostile*")]
+
+
+@pytest.fixture(scope="module")
+def canaries():
+    CANARIES.mkdir(mode=0o700, exist_ok=True)
+    (CANARIES / "canary.txt").write_text("original\n")
+    yield CANARIES
+
+
+def ipc_segments() -> list[str]:
+    """The hostile file's SysV segments still on the machine (by its own key)."""
+    listing = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+    return [line for line in listing.splitlines() if line.startswith(IPC_KEY)]
+
+
+class Listener:
+    """A TCP server on loopback and a unix socket anyone may connect to, recording
+    every connection."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / f"backprop-hostile-{os.getpid()}.sock"
+        self.servers = [socket.create_server(("127.0.0.1", 0)),
+                        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)]
+        self.servers[1].bind(str(self.path))
+        self.path.chmod(0o777)
+        self.servers[1].listen()
+        self.accepted: list = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._serve, args=(s,)) for s in self.servers]
+        for thread in self.threads:
+            thread.start()
+
+    def _serve(self, server: socket.socket) -> None:
+        server.settimeout(0.2)
+        while not self.stop.is_set():
             try:
-                accepted.append(server.accept())
+                self.accepted.append(server.accept())
             except TimeoutError:
                 continue
 
-    thread = threading.Thread(target=serve)
-    thread.start()
-    yield accepted
-    stop.set()
-    thread.join()
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+        for server in self.servers:
+            server.close()
+        self.path.unlink()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    server = Listener(Path("/tmp"))
+    yield server
     server.close()
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_a_hostile_submission_gets_exactly_its_verdict(
-        name, hostile_course, suites, zygote, fully_protected, listener):
-    if name in NEEDS_EVERY_LAYER and not fully_protected:
-        pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
+def assert_nothing_escaped(listener: Listener) -> None:
+    assert listener.accepted == [], "a submission reached a server on this machine"
+    assert [t for t in WRITE_TARGETS if os.path.exists(t)] == []
+    assert canaries_intact() == []
+    assert ipc_segments() == []
+    assert our_sandbox_processes() == []
+
+
+def assert_verdict(name: str, result) -> None:
     expected = EXPECTED[name]
-    run = run_submission(hostile_course, suites, HOSTILE / name, zygote)
-    result = score_run(hostile_course, name, run)
     scores = {ex.exercise.id: ex for ex in result.exercises}
     for ex_id in expected["full"]:
         assert scores[ex_id].score == scores[ex_id].max_score, ex_id
@@ -98,9 +177,17 @@ def test_a_hostile_submission_gets_exactly_its_verdict(
         assert scores[ex_id].score == 0, ex_id
     if expected["status"]:
         assert result.status == expected["status"]
-    assert listener == [], "a submission reached a server on loopback"
-    assert [t for t in WRITE_TARGETS if os.path.exists(t)] == []
-    assert sandbox_processes() == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_hostile_submission_gets_exactly_its_verdict(
+        name, hostile_course, suites, zygote, fully_protected, listener, canaries):
+    if name in NEEDS_EVERY_LAYER and not fully_protected:
+        pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
+    run = run_submission(hostile_course, suites, HOSTILE / name, zygote)
+    assert_verdict(name, score_run(hostile_course, name, run))
+    assert "BEGIN HIDDEN TESTS" not in run.output
+    assert_nothing_escaped(listener)
 
 
 def test_the_files_cover_the_expectations():
@@ -126,36 +213,158 @@ def test_every_layer_applies_on_a_linux_machine_run_as_root(fully_protected):
     assert fully_protected
 
 
-HONEST = {"ada": ROOT / "solutions" / "backprop.py", "bo": ROOT / "exercises" / "backprop.py",
-          "cy": SUBMISSIONS / "buggy" / "mse_divides_by_rows.py",
-          "flo": SUBMISSIONS / "correct" / "float32_throughout.py"}
+def test_two_fork_servers_never_share_a_sandbox_user(fully_protected):
+    if not fully_protected:
+        pytest.skip("sandbox users need root")
+    first, second = Zygote(), Zygote()
+    try:
+        assert first.uid.number != second.uid.number
+    finally:
+        first.close()
+        second.close()
 
 
-def _results(out: Path, students) -> dict:
-    saved = {}
-    for student in students:
-        data = json.loads((out / "results" / f"{student}.json").read_text())
-        data["extra_data"].pop("key")
-        saved[student] = data
-    return saved
+# --- whole batches, through the command line, as an instructor runs them -------------
+
+def _course_file(folder: Path, hostile_course) -> Path:
+    """course.yaml with the hostile course's short limits; its paths point into ROOT."""
+    data = yaml.safe_load((ROOT / "course.yaml").read_text())
+    for key in ("reference", "lesson", "mistakes", "exercises_dir"):
+        data[key] = str(ROOT / data[key])
+    data["tests"] = {k: str(ROOT / v) for k, v in data["tests"].items()}
+    data["limits"].update(dataclasses.asdict(hostile_course.limits))
+    path = folder / "course.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
 
 
-def test_hostile_classmates_change_no_honest_grade(hostile_course, fully_protected, tmp_path):
+@dataclasses.dataclass
+class Batch:
+    out: Path
+    seconds: float
+    trusted_peak_mb: float  # the largest peak RSS of any trusted process (not child.py)
+    stdout: str
+    code: int
+
+    def results(self, students) -> dict:
+        saved = {}
+        for student in students:
+            data = json.loads((self.out / "results" / f"{student}.json").read_text())
+            data["extra_data"].pop("key")
+            saved[student] = data
+        return saved
+
+
+def _peak_mb(pid: int) -> float:
+    found = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(found[1]) / 1024 if found else 0.0
+
+
+def _is_trusted(pid: int) -> bool:
+    try:
+        return b"child.py" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def start_batch(course_file: Path, folder: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder", "--course", str(course_file), "grade",
+         str(folder), "--out", str(out), "--jobs", "2"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def watch(processes: list[subprocess.Popen], outs: list[Path], deadline: float) -> list[Batch]:
+    """Wait for batches running at once, sampling the peak memory of their trusted
+    processes (the grader and its grading processes, not the sandboxed child.py)."""
+    start, peaks, ended = time.monotonic(), [0.0] * len(processes), {}
+    while len(ended) < len(processes):
+        for i, process in enumerate(processes):
+            if i in ended or process.poll() is not None:
+                ended.setdefault(i, time.monotonic() - start)
+                continue
+            for pid in filter(_is_trusted, [process.pid, *descendants(process.pid)]):
+                try:
+                    peaks[i] = max(peaks[i], _peak_mb(pid))
+                except OSError:
+                    continue
+        if time.monotonic() - start > deadline:
+            for process in processes:
+                process.kill()
+            pytest.fail(f"a batch did not end within {deadline:g} s")
+        time.sleep(0.05)
+    return [Batch(out, ended[i], peaks[i], process.stdout.read().decode(errors="replace"),
+                  process.returncode)
+            for i, (process, out) in enumerate(zip(processes, outs))]
+
+
+def copy_class(folder: Path, files: dict[str, Path]) -> Path:
+    folder.mkdir()
+    for student, source in files.items():
+        shutil.copy(source, folder / f"{student}.py")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def batches(hostile_course, fully_protected, tmp_path_factory, listener, canaries):
+    """The honest students alone, then honest and hostile mixed in two graders at once."""
     if not fully_protected:
         pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
-    alone, mixed = tmp_path / "alone", tmp_path / "mixed"
-    for folder, files in [(alone, HONEST), (mixed, {**HONEST, **{
-            p.stem: p for p in HOSTILE.glob("*.py")}})]:
-        folder.mkdir()
-        for student, source in files.items():
-            shutil.copy(source, folder / f"{student}.py")
-    tmp_before = set(os.listdir("/tmp"))
-    for folder in (alone, mixed):
-        out = tmp_path / f"out-{folder.name}"
-        grade_batch(hostile_course, collect([folder], hostile_course, out / "unpacked"), out,
-                    jobs=2)
-    assert _results(tmp_path / "out-alone", HONEST) == _results(tmp_path / "out-mixed", HONEST)
-    assert sandbox_processes() == []
-    new_in_tmp = set(os.listdir("/tmp")) - tmp_before
-    assert [n for n in new_in_tmp if n.startswith(("grade-", "hostile"))] == []
-    assert [t for t in WRITE_TARGETS if os.path.exists(t)] == []
+    root = tmp_path_factory.mktemp("batches")
+    course_file = _course_file(root, hostile_course)
+    alone = copy_class(root / "alone", HONEST)
+    mixed = copy_class(root / "mixed", {**HONEST, **{p.stem: p for p in HOSTILE.glob("*.py")}})
+    # each submission ends by its own deadline; two grading processes per batch
+    deadline = 60 + len(list(mixed.iterdir())) / 2 * hostile_course.limits.submission_seconds
+    outs = [root / "out-alone", root / "out-a", root / "out-b"]
+    (solo,) = watch([start_batch(course_file, alone, outs[0])], outs[:1], deadline)
+    return solo, watch([start_batch(course_file, mixed, out) for out in outs[1:]], outs[1:],
+                       deadline)
+
+
+def test_two_mixed_graders_at_once_change_no_honest_grade(batches):
+    solo, mixed = batches
+    assert solo.code == 0, solo.stdout
+    for batch in mixed:
+        assert batch.code == 0, batch.stdout
+        assert batch.results(HONEST) == solo.results(HONEST)
+
+
+def test_every_student_of_a_hostile_batch_has_a_row(batches):
+    students = {*HONEST, *(p.stem for p in HOSTILE.glob("*.py"))}
+    for batch in batches[1]:
+        with open(batch.out / "grades.csv") as grades:
+            rows = {line.split(",")[0] for line in grades.read().splitlines()[1:]}
+        assert rows == students
+        for student in students:
+            result = json.loads((batch.out / "results" / f"{student}.json").read_text())
+            assert result["extra_data"]["status"], student
+
+
+def test_hostile_batches_leave_nothing_behind_and_reach_nothing(batches, listener):
+    assert_nothing_escaped(listener)
+    for batch in batches[1]:
+        assert "BEGIN HIDDEN TESTS" not in "".join(
+            p.read_text(errors="replace") for p in (batch.out / "output").glob("*"))
+
+
+def test_the_disk_quota_holds(batches, hostile_course):
+    for batch in batches[1]:
+        printed = (batch.out / "output" / "disk_filler.txt").read_text()
+        written = int(re.search(r"DISK: wrote (\d+) MB", printed)[1])
+        assert 0 < written <= hostile_course.limits.disk_mb
+
+
+def test_trusted_processes_stay_under_their_memory_bound(batches):
+    for batch in [batches[0], *batches[1]]:
+        assert 0 < batch.trusted_peak_mb <= TRUSTED_MEMORY_MB
+
+
+def test_student_text_never_reaches_the_terminal_raw(batches):
+    for batch in batches[1]:
+        assert "\x1b" not in batch.stdout and "\u202e" not in batch.stdout
+
+
+def test_load_course_of_the_batches_is_the_hostile_course(tmp_path, hostile_course):
+    assert load_course(_course_file(tmp_path, hostile_course)).limits == hostile_course.limits
+

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+import tracemalloc
+
 import numpy as np
 import pytest
 
+from autograder import wire
 from autograder.sandbox import StudentFault, Worker
 
 LOAD_CASES = [
@@ -39,6 +44,30 @@ CALL_CASES = [
      "crashed", "segmentation fault"),
     ("import numpy as np\ndef f(x):\n    return np.ones((100000, 100000))\n",
      "memory", "ran out of memory"),
+]
+# Student code that writes its own frames on the grader's channel.
+FORGE = """import os, stat, struct, time
+def channels():
+    return [fd for fd in range(3, 64) if _socket(fd)]
+def _socket(fd):
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+def forge(body, size=None):
+    for fd in channels():
+        os.write(fd, struct.pack(">I", len(body) if size is None else size) + body)
+    time.sleep(100)
+"""
+CALL_CASES += [
+    (FORGE + "def f(x):\n    forge(b'{' + b' ' * 50, size=100)\n",
+     "timeout", "did not finish within 1 s"),
+    (FORGE + "def f(x):\n    forge(b'x', size=64 * 1024 * 1024)\n", "output", "too large"),
+    (FORGE + "def f(x):\n    forge(b'[' * 100000 + b']' * 100000)\n", "crashed", "could not read"),
+    (FORGE + "def f(x):\n    forge(b'{\"value\": {\"type\": \"ndarray\", \"npy\": 5}}')\n",
+     "crashed", "could not read"),
+    (FORGE + "def f(x):\n    forge(b'{\"fault\": [1], \"message\": {}}')\n",
+     "crashed", "could not read"),
 ]
 
 
@@ -101,3 +130,69 @@ def test_student_prints_are_cut_at_the_limit(tmp_path, quick_course, zygote):
         output = worker.output()
     assert output.endswith("[... output cut]")
     assert len(output) < quick_course.limits.output_kb * 1024 + 100
+
+
+def test_a_trickled_reply_ends_at_the_call_limit(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(FORGE + "def f(x):\n    forge(b'{', size=1000)\n"
+                    "def g(x):\n    for c in channels():\n        os.write(c, b'\\0\\0\\3')\n"
+                    "    while True:\n        [os.write(c, b' ') for c in channels()]\n"
+                    "        time.sleep(0.3)\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        start = time.monotonic()
+        with pytest.raises(StudentFault, match="did not finish"):
+            worker.call("g", (1,), {})
+        assert time.monotonic() - start < quick_course.limits.call_seconds + 0.5
+
+
+def test_calls_after_the_submissions_time_is_spent_say_so(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("def f(x):\n    while True:\n        pass\n")
+    limits = dataclasses.replace(quick_course.limits, submission_seconds=1.5)
+    with Worker(zygote, path, limits) as worker:
+        assert worker.load().status == "ok"
+        faults = []
+        for _ in range(3):
+            with pytest.raises(StudentFault) as fault:
+                worker.call("f", (1,), {})
+            faults.append(str(fault.value))
+    assert faults[0] == "did not finish within 1 s (an endless loop?)"
+    assert faults[1:] == ["the submission used up its 1.5 s in all"] * 2
+
+
+PARSE_MEMORY_MB = 16  # the most that parsing one reply may cost (README)
+REPLY = wire.MAX_REPLY - 32
+WORST_REPLIES = {
+    "floats": b'{"value": [' + b"1e9," * (REPLY // 4) + b"1]}",
+    "small ints": b'{"value": [' + b"1," * (REPLY // 2) + b"1]}",
+    "empty strings": b'{"value": [' + b'"",' * (REPLY // 3) + b"1]}",
+    "one long string": b'{"value": "' + b"a" * REPLY + b'"}',
+    "many arrays": b'{"value": [' + b'{"type": "ndarray", "npy": "AAAA"},' * 400 + b"1]}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(WORST_REPLIES))
+def test_parsing_the_largest_hostile_reply_is_bounded(name):
+    body = WORST_REPLIES[name]
+    assert len(body) <= wire.MAX_REPLY
+    tracemalloc.start()
+    try:
+        wire.from_plain(wire._parse(body)["value"])
+    except (ValueError, TypeError):
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < PARSE_MEMORY_MB * 2**20
+
+
+def test_a_frame_over_the_limit_is_refused_before_its_body_is_read():
+    reads = []
+
+    def read(size):
+        reads.append(size)
+        return (64 * 2**20).to_bytes(4, "big") if len(reads) == 1 else b"x" * size
+
+    with pytest.raises(wire.TooLarge):
+        wire.receive(read, wire.MAX_REPLY)
+    assert reads == [4]

@@ -1,10 +1,27 @@
+"""Tests of backpropagation: sigmoid_grad, dense_backward and backward.
+
+Hidden tests never trust what the student reports: every expected value
+(answers, shapes, gradients by finite differences) is computed before the
+student's function is called, and the function gets copies of its inputs
+(on_copies), so changing its arguments in place (the grader writes such
+changes back) cannot change what its answer is compared with. Leaving the
+inputs unchanged is checked on its own, against copies taken before the call.
+"""
+
 OK_FORMAT = False
 name = "backprop"
 
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import as_dict, as_tuple, expect_close, expect_shape, random_params
+from autograder.checks import (
+    as_dict,
+    as_tuple,
+    expect_close,
+    expect_shape,
+    on_copies,
+    random_params,
+)
 
 KEYS = ["W1", "b1", "W2", "b2"]
 
@@ -36,6 +53,7 @@ def backward_returns_four_gradients(backward):
     z1 = x @ params["W1"] + params["b1"]
     a1 = 1 / (1 + np.exp(-z1))
     cache = {"x": x, "z1": z1, "a1": a1, "y_pred": a1 @ params["W2"] + params["b2"]}
-    grads = as_dict(backward(params, cache, np.array([[1.0], [0.0]])), KEYS, "grads")
+    shapes = {key: params[key].shape for key in KEYS}
+    grads = as_dict(on_copies(backward, params, cache, np.array([[1.0], [0.0]])), KEYS, "grads")
     for key in KEYS:
-        expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+        expect_shape(grads[key], shapes[key], f"grads[{key!r}]")

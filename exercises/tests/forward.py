@@ -1,3 +1,14 @@
+"""Tests of the forward pass: sigmoid, dense and forward.
+
+Hidden tests never trust what the student reports: every expected value is
+computed before the student's function is called, and the function gets
+copies of its inputs (on_copies), so changing its arguments in place (the
+grader writes such changes back) cannot change what its answer is compared
+with; this matters for the cache, whose expected "x" is the input itself.
+Leaving the inputs unchanged is checked on its own, against copies taken
+before the call.
+"""
+
 OK_FORMAT = False
 name = "forward"
 

@@ -1,3 +1,13 @@
+"""Tests of update, one step of gradient descent.
+
+Hidden tests never trust what the student reports: every expected value (the
+new parameters and their shapes) is computed before the student's function is
+called, and the function gets copies of its inputs (on_copies), so changing
+params or grads in place (the grader writes such changes back) cannot change
+what its answer is compared with. Leaving the inputs unchanged is checked on
+its own, against copies taken before the call.
+"""
+
 OK_FORMAT = False
 name = "update"
 

@@ -1,10 +1,27 @@
+"""Tests of backpropagation: sigmoid_grad, dense_backward and backward.
+
+Hidden tests never trust what the student reports: every expected value
+(answers, shapes, gradients by finite differences) is computed before the
+student's function is called, and the function gets copies of its inputs
+(on_copies), so changing its arguments in place (the grader writes such
+changes back) cannot change what its answer is compared with. Leaving the
+inputs unchanged is checked on its own, against copies taken before the call.
+"""
+
 OK_FORMAT = False
 name = "backprop"
 
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import as_dict, as_tuple, expect_close, expect_shape, random_params
+from autograder.checks import (
+    as_dict,
+    as_tuple,
+    expect_close,
+    expect_shape,
+    on_copies,
+    random_params,
+)
 
 KEYS = ["W1", "b1", "W2", "b2"]
 
@@ -36,9 +53,10 @@ def backward_returns_four_gradients(backward):
     z1 = x @ params["W1"] + params["b1"]
     a1 = 1 / (1 + np.exp(-z1))
     cache = {"x": x, "z1": z1, "a1": a1, "y_pred": a1 @ params["W2"] + params["b2"]}
-    grads = as_dict(backward(params, cache, np.array([[1.0], [0.0]])), KEYS, "grads")
+    shapes = {key: params[key].shape for key in KEYS}
+    grads = as_dict(on_copies(backward, params, cache, np.array([[1.0], [0.0]])), KEYS, "grads")
     for key in KEYS:
-        expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+        expect_shape(grads[key], shapes[key], f"grads[{key!r}]")
 
 
 ### BEGIN HIDDEN TESTS
@@ -81,22 +99,23 @@ def layer_case(label, n=N):
 
 
 def call_backward(backward, params, cache, y):
-    grads = backward(copy_of(params), copy_of(cache), y.copy())
-    return as_dict(grads, KEYS, "grads")
+    return as_dict(on_copies(backward, params, cache, y), KEYS, "grads")
 
 
 @test_case(points=3, hidden=True)
 def sigmoid_grad_on_a_matrix(sigmoid_grad):
     """sigmoid_grad at the pre-activation, on a (7, 4) array"""
     z = rng("sigmoid_grad").uniform(-4, 4, size=(7, 4))
-    expect_close(sigmoid_grad(z.copy()), ref.sigmoid_grad(z), "sigmoid_grad of a (7, 4) array")
+    expected = ref.sigmoid_grad(z)
+    expect_close(on_copies(sigmoid_grad, z), expected, "sigmoid_grad of a (7, 4) array")
 
 
 @test_case(points=2, hidden=True)
 def dense_backward_shapes(dense_backward):
     """grad_x, grad_W, grad_b have the shapes of x, W, b"""
     grad_out, x, W = layer_case("dense_backward shapes")
-    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    got = as_tuple(on_copies(dense_backward, grad_out, x, W), 3,
+                   "dense_backward(grad_out, x, W)")
     shapes = [(N, H), (H, D_OUT), (D_OUT,)]
     for value, shape, what in zip(got, shapes, ["grad_x", "grad_W", "grad_b"]):
         expect_shape(value, shape, what)
@@ -107,7 +126,8 @@ def dense_backward_values(dense_backward):
     """dense_backward with n=7, d_in=4, d_out=3"""
     grad_out, x, W = layer_case("dense_backward values")
     expected = ref.dense_backward(grad_out, x, W)
-    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    got = as_tuple(on_copies(dense_backward, grad_out, x, W), 3,
+                   "dense_backward(grad_out, x, W)")
     for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):
         expect_close(value, want, what)
 
@@ -117,7 +137,8 @@ def dense_backward_on_one_sample(dense_backward):
     """dense_backward with a batch of one sample"""
     grad_out, x, W = layer_case("dense_backward one", n=1)
     expected = ref.dense_backward(grad_out, x, W)
-    got = as_tuple(dense_backward(grad_out, x, W), 3, "dense_backward(grad_out, x, W)")
+    got = as_tuple(on_copies(dense_backward, grad_out, x, W), 3,
+                   "dense_backward(grad_out, x, W)")
     for value, want, what in zip(got, expected, ["grad_x", "grad_W", "grad_b"]):
         expect_close(value, want, what + " for one sample")
 
@@ -148,7 +169,7 @@ def backward_gradient_check(backward):
     params, cache, y, numeric = numeric_case("backward numeric")
     grads = call_backward(backward, params, cache, y)
     for key in KEYS:
-        got = expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+        got = expect_shape(grads[key], numeric[key].shape, f"grads[{key!r}]")
         error = relative_error(got, numeric[key])
         assert error < 1e-4, (
             f"grads[{key!r}] disagrees with the slope of the loss measured by nudging "
@@ -180,7 +201,7 @@ def backward_leaves_inputs_unchanged(sigmoid_grad, dense_backward, backward):
         expect_shape(value, shape, what)
     grads = as_dict(backward(params, cache, y), KEYS, "grads")
     for key in KEYS:
-        expect_shape(grads[key], params[key].shape, f"grads[{key!r}]")
+        expect_shape(grads[key], before[0][key].shape, f"grads[{key!r}]")
     expect_unchanged(before[0], params, "params")
     expect_unchanged(before[1], cache, "cache")
     expect_unchanged(before[2], y, "y_true")

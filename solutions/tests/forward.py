@@ -1,3 +1,14 @@
+"""Tests of the forward pass: sigmoid, dense and forward.
+
+Hidden tests never trust what the student reports: every expected value is
+computed before the student's function is called, and the function gets
+copies of its inputs (on_copies), so changing its arguments in place (the
+grader writes such changes back) cannot change what its answer is compared
+with; this matters for the cache, whose expected "x" is the input itself.
+Leaving the inputs unchanged is checked on its own, against copies taken
+before the call.
+"""
+
 OK_FORMAT = False
 name = "forward"
 
@@ -51,7 +62,7 @@ def forward_returns_prediction_and_cache(forward):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_unchanged, random_params, rng
+from autograder.checks import copy_of, expect_unchanged, on_copies, random_params, rng
 from solutions import backprop as ref
 
 N, D_IN, H, D_OUT = 7, 5, 4, 3
@@ -67,7 +78,8 @@ def network_inputs(label, n=N):
 def sigmoid_on_a_matrix(sigmoid):
     """sigmoid on a (7, 4) array of values between -6 and 6"""
     z = rng("sigmoid").uniform(-6, 6, size=(7, 4))
-    expect_close(sigmoid(z.copy()), ref.sigmoid(z), "sigmoid of a (7, 4) array")
+    expected = ref.sigmoid(z)
+    expect_close(on_copies(sigmoid, z), expected, "sigmoid of a (7, 4) array")
 
 
 @test_case(points=3, hidden=True)
@@ -75,7 +87,8 @@ def dense_on_a_batch(dense):
     """dense with n=7, d_in=5, d_out=3"""
     x, params = network_inputs("dense")
     W, b = params["W1"], params["b1"]
-    expect_close(dense(x.copy(), W.copy(), b.copy()), ref.dense(x, W, b), "dense(x, W, b)")
+    expected = ref.dense(x, W, b)
+    expect_close(on_copies(dense, x, W, b), expected, "dense(x, W, b)")
 
 
 @test_case(points=1, hidden=True)
@@ -84,7 +97,8 @@ def dense_on_one_sample(dense):
     x, params = network_inputs("dense one", n=1)
     W, b = params["W2"][:, :2], params["b2"][:2]
     x = x[:, :H]
-    expect_close(dense(x.copy(), W.copy(), b.copy()), ref.dense(x, W, b), "dense(x, W, b)")
+    expected = ref.dense(x, W, b)
+    expect_close(on_copies(dense, x, W, b), expected, "dense(x, W, b)")
 
 
 @test_case(points=3, hidden=True)
@@ -92,7 +106,7 @@ def forward_prediction(forward):
     """y_pred for n=7, d_in=5, h=4, d_out=3"""
     x, params = network_inputs("forward")
     expected, _ = ref.forward(x, params)
-    y_pred, _ = as_tuple(forward(x, params), 2, "forward(x, params)")
+    y_pred, _ = as_tuple(on_copies(forward, x, params), 2, "forward(x, params)")
     expect_close(y_pred, expected, "y_pred")
 
 
@@ -101,7 +115,7 @@ def forward_cache(forward):
     """the cache holds x, z1, a1 and y_pred"""
     x, params = network_inputs("forward cache")
     _, expected = ref.forward(x, params)
-    _, cache = as_tuple(forward(x, params), 2, "forward(x, params)")
+    _, cache = as_tuple(on_copies(forward, x, params), 2, "forward(x, params)")
     as_dict(cache, CACHE_KEYS, "cache")
     for key in CACHE_KEYS:
         expect_close(cache[key], expected[key], f"cache[{key!r}]")
@@ -112,7 +126,7 @@ def forward_on_one_sample(forward):
     """forward with a batch of one sample"""
     x, params = network_inputs("forward one", n=1)
     expected, _ = ref.forward(x, params)
-    y_pred, _ = as_tuple(forward(x, params), 2, "forward(x, params)")
+    y_pred, _ = as_tuple(on_copies(forward, x, params), 2, "forward(x, params)")
     expect_close(y_pred, expected, "y_pred for one sample")
 
 

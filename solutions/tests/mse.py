@@ -1,3 +1,13 @@
+"""Tests of the mean squared error, mse, and its gradient, mse_grad.
+
+Hidden tests never trust what the student reports: every expected value is
+computed before the student's function is called, and the function gets
+copies of its inputs (on_copies), so changing its arguments in place (the
+grader writes such changes back) cannot change what its answer is compared
+with. Leaving the inputs unchanged is checked on its own, against copies
+taken before the call.
+"""
+
 OK_FORMAT = False
 name = "mse"
 
@@ -31,7 +41,7 @@ def mse_grad_small_example(mse_grad):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_shape, expect_unchanged, rng
+from autograder.checks import copy_of, expect_shape, expect_unchanged, on_copies, rng
 from solutions import backprop as ref
 
 
@@ -44,21 +54,24 @@ def batch(label, *shape):
 def mse_on_a_vector(mse):
     """mse on 7 values"""
     y_true, y_pred = batch("mse vector", 7)
-    expect_close(mse(y_true, y_pred), ref.mse(y_true, y_pred), "mse on a (7,) vector")
+    expected = ref.mse(y_true, y_pred)
+    expect_close(on_copies(mse, y_true, y_pred), expected, "mse on a (7,) vector")
 
 
 @test_case(points=2, hidden=True)
 def mse_on_several_columns(mse):
     """mse on a (7, 3) batch divides by all 21 values"""
     y_true, y_pred = batch("mse matrix", 7, 3)
-    expect_close(mse(y_true, y_pred), ref.mse(y_true, y_pred), "mse on a (7, 3) batch")
+    expected = ref.mse(y_true, y_pred)
+    expect_close(on_copies(mse, y_true, y_pred), expected, "mse on a (7, 3) batch")
 
 
 @test_case(points=1, hidden=True)
 def mse_on_one_sample(mse):
     """mse on a batch of one sample"""
     y_true, y_pred = batch("mse one", 1, 3)
-    expect_close(mse(y_true, y_pred), ref.mse(y_true, y_pred), "mse on a (1, 3) batch")
+    expected = ref.mse(y_true, y_pred)
+    expect_close(on_copies(mse, y_true, y_pred), expected, "mse on a (1, 3) batch")
 
 
 @test_case(points=2, hidden=True)
@@ -66,7 +79,7 @@ def mse_grad_on_several_columns(mse_grad):
     """mse_grad on a (7, 3) batch"""
     y_true, y_pred = batch("mse_grad matrix", 7, 3)
     expected = ref.mse_grad(y_true, y_pred)
-    expect_close(mse_grad(y_true, y_pred), expected, "mse_grad on a (7, 3) batch")
+    expect_close(on_copies(mse_grad, y_true, y_pred), expected, "mse_grad on a (7, 3) batch")
 
 
 @test_case(points=1, hidden=True)
@@ -74,7 +87,7 @@ def mse_grad_on_a_vector(mse_grad):
     """mse_grad on 7 values"""
     y_true, y_pred = batch("mse_grad vector", 7)
     expected = ref.mse_grad(y_true, y_pred)
-    expect_close(mse_grad(y_true, y_pred), expected, "mse_grad on a (7,) vector")
+    expect_close(on_copies(mse_grad, y_true, y_pred), expected, "mse_grad on a (7,) vector")
 
 
 @test_case(points=1, hidden=True)
@@ -82,7 +95,7 @@ def mse_grad_on_one_sample(mse_grad):
     """mse_grad on a batch of one sample"""
     y_true, y_pred = batch("mse_grad one", 1, 3)
     expected = ref.mse_grad(y_true, y_pred)
-    expect_close(mse_grad(y_true, y_pred), expected, "mse_grad on a (1, 3) batch")
+    expect_close(on_copies(mse_grad, y_true, y_pred), expected, "mse_grad on a (1, 3) batch")
 
 
 @test_case(points=1, hidden=True)

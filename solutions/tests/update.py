@@ -1,3 +1,13 @@
+"""Tests of update, one step of gradient descent.
+
+Hidden tests never trust what the student reports: every expected value (the
+new parameters and their shapes) is computed before the student's function is
+called, and the function gets copies of its inputs (on_copies), so changing
+params or grads in place (the grader writes such changes back) cannot change
+what its answer is compared with. Leaving the inputs unchanged is checked on
+its own, against copies taken before the call.
+"""
+
 OK_FORMAT = False
 name = "update"
 
@@ -23,14 +33,18 @@ def update_small_example(update):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_shape, expect_unchanged, random_params
+from autograder.checks import copy_of, expect_shape, expect_unchanged, on_copies, random_params
 from solutions import backprop as ref
 
 
-def expect_new_params(new, params):
+def expect_new_params(new, shapes):
     new = as_dict(new, KEYS, "new_params")
     for key in KEYS:
-        expect_shape(new[key], params[key].shape, f"new_params[{key!r}]")
+        expect_shape(new[key], shapes[key], f"new_params[{key!r}]")
+
+
+def shapes_of(params):
+    return {key: np.shape(params[key]) for key in KEYS}
 
 
 def reference_case(label):
@@ -42,7 +56,7 @@ def update_rule(update):
     """p - lr * grad for every parameter, n=7, d_in=5, h=4, d_out=3"""
     params, grads = reference_case("update rule")
     expected = ref.update(params, grads, 0.05)
-    new = as_dict(update(copy_of(params), copy_of(grads), 0.05), KEYS, "new_params")
+    new = as_dict(on_copies(update, params, grads, 0.05), KEYS, "new_params")
     for key in KEYS:
         expect_close(new[key], expected[key], f"new_params[{key!r}]")
 
@@ -51,8 +65,8 @@ def update_rule(update):
 def update_leaves_params_unchanged(update):
     """update returns a new dict with the right shapes and leaves params as it was"""
     params, grads = reference_case("update params")
-    before = copy_of(params)
-    expect_new_params(update(params, grads, 0.05), before)
+    before, shapes = copy_of(params), shapes_of(params)
+    expect_new_params(update(params, copy_of(grads), 0.05), shapes)
     expect_unchanged(before, params, "params")
 
 
@@ -60,7 +74,7 @@ def update_leaves_params_unchanged(update):
 def update_leaves_grads_unchanged(update):
     """update returns a new dict with the right shapes and leaves grads as it was"""
     params, grads = reference_case("update grads")
-    before = copy_of(grads)
-    expect_new_params(update(params, grads, 0.05), params)
+    before, shapes = copy_of(grads), shapes_of(params)
+    expect_new_params(update(copy_of(params), grads, 0.05), shapes)
     expect_unchanged(before, grads, "grads")
 ### END HIDDEN TESTS
