@@ -15,6 +15,7 @@ The only modules of ours it loads are ``wire`` and ``confine``, by path.
 import errno
 import importlib.util
 import json
+import mmap
 import os
 import signal
 import socket
@@ -36,7 +37,7 @@ def _load_sibling(name):
 
 wire = _load_sibling("wire")
 confinement = _load_sibling("confine")
-COPY_LIMIT = 16 * 1024 * 1024  # bytes of a submission copied into scratch
+COPY_LIMIT = 64 * 1024 * 1024  # bytes of a submission copied (sandbox.SUBMISSION_LIMIT)
 
 
 class Server:
@@ -145,33 +146,31 @@ def _send(fd, message):
     _write_all(fd, wire.frame(message))
 
 
-def _serve(module, path, fd):
+def _serve(module, path, fd, view):
+    """Answer calls until the grader closes the channel; view: arrays in the arena."""
     while True:
         try:
             request = wire.receive(lambda n: os.read(fd, n))
         except EOFError:
             return
         function = getattr(module, request["function"], None)
-        args = [wire.from_plain(a) for a in request["args"]]
-        kwargs = {k: wire.from_plain(v) for k, v in request["kwargs"].items()}
+        args = [wire.from_plain(a, view) for a in request["args"]]
+        kwargs = {k: wire.from_plain(v, view) for k, v in request["kwargs"].items()}
+        before = _encoded(args, kwargs)
         try:
             value = function(*args, **kwargs)
             reply = {"value": wire.to_plain(value)}
         except BaseException as error:  # the student's failure is the result
             reply = _fault(error, path)
-        reply["changed"] = _changed(request, args, kwargs)
+        now = _encoded(args, kwargs)
+        reply["changed"] = {key: now[key] for key in now if now[key] != before[key]}
         _send(fd, reply)
 
 
-def _changed(request, args, kwargs):
-    """The arguments the call modified, by position or name, encoded as they are now."""
-    changed = {}
-    for key, value in [*enumerate(args), *kwargs.items()]:
-        before = request["args"][key] if isinstance(key, int) else request["kwargs"][key]
-        now = wire.to_plain(value)
-        if now != before:
-            changed[str(key)] = now
-    return changed
+def _encoded(args, kwargs):
+    """The arguments as plain data, by position ("0", ...) or name."""
+    return {**{str(i): wire.to_plain(a) for i, a in enumerate(args)},
+            **{k: wire.to_plain(v) for k, v in kwargs.items()}}
 
 
 def _redirect(output):
@@ -221,17 +220,19 @@ def _confine(server, request, output, source):
 
 def _run_submission(server, request, fds):
     """The forked child's whole life: confine, load the file, then answer calls."""
-    channel, output, source = fds
-    missing = _confine(server, request, output, source)
-    path = os.path.join(request["scratch"], request["name"])
+    channel, output, source, arena = fds
+    shared = mmap.mmap(arena, wire.Arena.SIZE)
+    os.close(arena)
+    _send(channel, {"confined": _confine(server, request, output, source)})  # before any
+    path = os.path.join(request["scratch"], request["name"])              # student code
     try:
         module, notes = _load_student(path)
     except BaseException as error:  # a broken file is a verdict, not a crash
-        _send(channel, {**_fault(error, path), "unprotected": missing})
+        _send(channel, _fault(error, path))
         return
     names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    _send(channel, {"ready": names, "unprotected": missing, "notes": notes})
-    _serve(module, path, channel)
+    _send(channel, {"ready": names, "notes": notes})
+    _serve(module, path, channel, wire.arena_view(shared))
 
 
 def _spawn(server, control, request, fds):
@@ -271,7 +272,7 @@ def main():
     server = Server(confinement.new_network_namespace(), confinement.seccomp_filter())
     confinement.preload_standard_library()
     while True:
-        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 3)  # one SOCK_SEQPACKET message
+        data, fds, _, _ = socket.recv_fds(control, 1 << 16, 4)  # one SOCK_SEQPACKET message
         if not data:
             return
         request = json.loads(data)

@@ -10,7 +10,8 @@ code runs and before anything in the scratch folder is opened:
    with the fork server;
 2. (root) private mount and IPC namespaces: the scratch folder is a fresh,
    size-limited tmpfs (the disk quota), /tmp, /var/tmp, /dev/shm and /run are
-   empty, and SysV/POSIX IPC dies with the process;
+   empty, and SysV/POSIX IPC is not available at all (and would die with the
+   process);
 3. rlimits: CPU seconds, address space, file size, open files, core dumps;
 4. Landlock: read only the Python installation, read and write only the
    scratch folder; no TCP bind or connect; no signals or abstract unix
@@ -38,6 +39,8 @@ CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
 NAMESPACE_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000,
                    0x40000000, 0x00000080)  # NS, CGROUP, UTS, IPC, USER, PID, NET, TIME
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+IPC_LIMITS = {"kernel/shmmax": "0", "kernel/shmall": "0", "kernel/shmmni": "0",
+              "kernel/msgmni": "0", "kernel/sem": "0 0 0 0", "fs/mqueue/queues_max": "0"}
 HIDDEN = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # where machines keep unix sockets
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 RULE_PATH_BENEATH = 1
@@ -100,6 +103,7 @@ def private_scratch(scratch, disk_mb):
         return ["private scratch tmpfs with a disk quota (needs root)",
                 "IPC namespace (needs root)"]
     try:
+        _no_ipc_memory()
         _check(LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         python = _python_paths()
         for folder in HIDDEN:
@@ -110,6 +114,14 @@ def private_scratch(scratch, disk_mb):
     except OSError as error:
         return [f"private scratch tmpfs with a disk quota ({error})"]
     return []
+
+
+def _no_ipc_memory():
+    """In the new IPC namespace: no SysV shared memory, queues or semaphores, and no
+    POSIX message queues, so none can hold memory outside the rlimits."""
+    for name, value in IPC_LIMITS.items():
+        with open(f"/proc/sys/{name}", "w") as setting:
+            setting.write(value)
 
 
 def _beneath(path, folder):

@@ -32,7 +32,8 @@ from autograder.course import Limits
 from autograder.uids import claim_uid
 
 CHILD = Path(__file__).with_name("child.py")
-FILE_LIMIT = 16 * 1024 * 1024
+FILE_LIMIT = 16 * 1024 * 1024  # each file student code writes
+SUBMISSION_LIMIT = 64 * 1024 * 1024  # the submission itself (notebooks keep their outputs)
 
 
 class StudentFault(Exception):
@@ -121,19 +122,20 @@ class Zygote:
             raise RuntimeError("the fork server stopped; is python3 with numpy installed?")
         return json.loads(reply)
 
-    def spawn(self, source: int, output: int, scratch: Path, name: str,
+    def spawn(self, source: int, output: int, arena: int, scratch: Path, name: str,
               limits: Limits) -> tuple[int, socket.socket]:
         """Fork a process for one submission; return its pid and our end of its channel.
 
         source: the submission, opened by us; output: the file its prints go to;
-        scratch: a new empty folder; name: the file name the submission gets there.
+        arena: the file shared for array arguments (wire.Arena); scratch: a new
+        empty folder; name: the file name the submission gets there.
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         request = {"op": "spawn", "scratch": str(scratch), "name": name,
                    "rlimits": _rlimits(limits), "uid": self.uid and self.uid.number,
-                   "disk_mb": limits.disk_mb}
+                   "disk_mb": limits.disk_mb + os.fstat(source).st_size // 2**20 + 1}
         try:
-            pid = self._ask(request, (theirs.fileno(), output, source))["pid"]
+            pid = self._ask(request, (theirs.fileno(), output, source, arena))["pid"]
         finally:
             theirs.close()
         return pid, ours
@@ -157,11 +159,19 @@ def _ended(code: int | None, limits: Limits) -> StudentFault:
     if code is not None and code >= 0:
         return StudentFault("exit", f"ended the process with exit code {code} "
                             "(os._exit or similar)")
-    name = signal.Signals(-code).name if code is not None else "unknown"
+    name = _signal_name(-code) if code is not None else "unknown"
     reasons = {"SIGXCPU": f"used up its CPU time (limit {limits.submission_seconds:g} s)",
                "SIGXFSZ": f"wrote more than {FILE_LIMIT >> 20} MB to a file",
                "SIGSEGV": "crashed the process (segmentation fault)"}
     return StudentFault("crashed", reasons.get(name, f"was stopped by {name}"))
+
+
+def _signal_name(number: int) -> str:
+    """SIGSEGV and the like; real-time and unknown signals by number."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _limit_note(kind: str, limits: Limits) -> str:
@@ -186,6 +196,7 @@ class Worker:
         self.source = os.open(submission, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.name = _scratch_name(Path(submission))
         self.prints = tempfile.TemporaryFile(prefix="grade-output-")
+        self.arena = wire.Arena()
         self.scratch: Path | None = None
         self.pid: int | None = None
         self.channel: socket.socket | None = None
@@ -204,16 +215,26 @@ class Worker:
         return self.loaded
 
     def _start(self) -> Loaded:
+        size = os.fstat(self.source).st_size
+        if size > SUBMISSION_LIMIT:
+            kind = "notebook" if self.name.endswith(".ipynb") else "error"
+            return Loaded(kind, f"{STATUS_TEXT[kind]}: it is {size / 2**20:.0f} MB, more than "
+                          f"the {SUBMISSION_LIMIT >> 20} MB the grader reads; clear a notebook's "
+                          "outputs (Kernel > Restart & Clear Output), save, and hand it in again")
         self._stop()
         self._remove_scratch()
         self.scratch = Path(tempfile.mkdtemp(prefix="grade-"))
         self.pid, self.channel = self.zygote.spawn(
-            self.source, self.prints.fileno(), self.scratch, self.name, self.limits)
-        try:
-            reply = self._receive(self.limits.import_seconds, wire.MAX_REPLY)
+            self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name,
+            self.limits)
+        seconds = self.limits.import_seconds
+        until, unprotected = time.monotonic() + seconds, ()
+        try:  # the first message is sent before any student code runs: trusted
+            confined = self._receive(seconds, wire.MAX_REPLY, until)
+            unprotected = tuple(confined.get("confined", ("confinement report (missing)",)))
+            reply = self._receive(seconds, wire.MAX_REPLY, until)
         except StudentFault as fault:
-            return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}")
-        unprotected = tuple(reply.get("unprotected", ()))
+            return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}", (), unprotected)
         if "ready" in reply:
             notes = tuple(reply.get("notes", ()))
             return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected, notes)
@@ -237,14 +258,18 @@ class Worker:
 
         return read
 
-    def _receive(self, seconds: float, limit: int) -> dict:
-        """The child's next message, whole within the time limit and at most limit bytes."""
-        wait = min(seconds, self.deadline - time.monotonic())
+    def _receive(self, seconds: float, limit: int, until: float | None = None) -> dict:
+        """The child's next message, whole by the deadline and at most limit bytes.
+
+        seconds: the limit this wait belongs to (the deadline is that long from
+        now, or until); never past the submission's own deadline.
+        """
+        until = time.monotonic() + seconds if until is None else until
         try:
-            return _checked(wire.receive(self._deadline_read(time.monotonic() + wait), limit))
+            return _checked(wire.receive(self._deadline_read(min(until, self.deadline)), limit))
         except TimeoutError:
             self._stop()
-            if wait < seconds:
+            if self.deadline < until:
                 raise StudentFault("timeout", self._used_up()) from None
             raise StudentFault("timeout", f"did not finish within {seconds:g} s "
                                "(an endless loop?)") from None
@@ -264,7 +289,9 @@ class Worker:
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
 
-        Changed arguments are keyed by position ("0", "1", ...) or keyword name.
+        Changed arguments are keyed by position ("0", "1", ...) or keyword name:
+        arrays changed in place as the grader reads them back from the arena,
+        other changes (a key replaced in a dict) as the student's process reports.
         """
         if time.monotonic() >= self.deadline:
             self._stop()
@@ -274,8 +301,8 @@ class Worker:
             if restarted.status != "ok":
                 raise StudentFault(restarted.status, "could not be restarted for this call: "
                                    + restarted.message)
-        request = {"function": name, "args": [wire.to_plain(a) for a in args],
-                   "kwargs": {k: wire.to_plain(v) for k, v in kwargs.items()}}
+        plain_args, plain_kwargs = self.arena.encode(args, kwargs)
+        request = {"function": name, "args": plain_args, "kwargs": plain_kwargs}
         data = wire.frame(request)
         try:
             self.channel.settimeout(max(self.limits.call_seconds, 1e-6))
@@ -291,11 +318,13 @@ class Worker:
         if "value" not in reply:
             raise _ended(self._stop(grace=1.0), self.limits)
         try:
-            changed = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()}
-            return wire.from_plain(reply["value"]), changed
+            reported = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()}
+            value = wire.from_plain(reply["value"])
         except Exception:  # anything the child sends may be malformed: its fault, not ours
             self._stop()
             raise StudentFault("crashed", "sent the grader a reply it could not read") from None
+        # what the arena shows was changed in place outranks what the child reports
+        return value, {**reported, **self.arena.changed(args, kwargs)}
 
     def output(self) -> str:
         """What the student's code printed, cut to the course's limit."""
@@ -327,6 +356,7 @@ class Worker:
         self._stop()
         self._remove_scratch()
         self.prints.close()
+        self.arena.close()
         os.close(self.source)
 
 
@@ -347,7 +377,7 @@ def _checked(reply: dict) -> dict:
         kind = fault if fault in STATUS_TEXT else "error"
         checked.update(fault=kind, message=str(reply.get("message", ""))[:500],
                        where=str(reply["where"])[:100] if reply.get("where") else None)
-    for key in ("ready", "unprotected", "notes"):
+    for key in ("ready", "confined", "notes"):
         if key in reply:
             items = reply[key] if isinstance(reply[key], list) else []
             checked[key] = [str(item)[:500] for item in items]

