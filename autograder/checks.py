@@ -19,7 +19,6 @@ otter-grader inside autograder.zip, so it needs only numpy and PyYAML.
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,9 +33,9 @@ def configure(rtol: float, atol: float, seed: int) -> None:
 
 def _setting(key: str) -> float:
     if not _settings:
-        from autograder.course import load_course
+        from autograder.course import DEFAULT_COURSE, load_course
 
-        course = load_course(Path(__file__).resolve().parents[1] / "course.yaml")
+        course = load_course(DEFAULT_COURSE)
         configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
     return _settings[key]
 

@@ -54,23 +54,36 @@ class NotebookError(Exception):
 
 
 def _is_student_code(filename, path):
-    return filename == path or filename.startswith("cell ")
+    return filename == path or filename.startswith("code cell ")
 
 
-def _where(error, path):
-    """Where in the student's code the error happened, in words, or None."""
+def _where(error, path, function=None):
+    """Where in the student's code the error happened, in words, or None.
+
+    function: the function under test; its own line comes first, and a helper
+    it called is named after it (the mistake is often in the call).
+    """
     if isinstance(error, SyntaxError) and _is_student_code(error.filename or "", path):
-        filename, line = error.filename, error.lineno
-    else:
-        frames = [f for f in traceback.extract_tb(error.__traceback__)
-                  if _is_student_code(f.filename, path)]
-        if not frames:
-            return None
-        filename, line = frames[-1].filename, frames[-1].lineno
+        return _line(error.filename, error.lineno, path)
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if _is_student_code(f.filename, path)]
+    if not frames:
+        return None
+    inner = frames[-1]
+    own = [f for f in frames if f.name == function]
+    if not own or own[-1] is inner:
+        return _line(inner.filename, inner.lineno, path) + (
+            f", in {inner.name}" if inner.name != "<module>" else "")
+    helper = _line(inner.filename, inner.lineno, path)
+    return (f"{_line(own[-1].filename, own[-1].lineno, path)}, in {function}, which "
+            f"called {inner.name} (the error came up at {helper})")
+
+
+def _line(filename, line, path):
     return f"line {line} of your file" if filename == path else f"line {line} of {filename}"
 
 
-def _fault(error, path):
+def _fault(error, path, function=None):
     if isinstance(error, SystemExit):
         kind, text = "exit", f"sys.exit({error.code!r})"
     elif isinstance(error, NotImplementedError):
@@ -85,7 +98,7 @@ def _fault(error, path):
         kind, text = "notebook", str(error)
     else:
         kind, text = "error", f"{type(error).__name__}: {error}"
-    return {"fault": kind, "message": text[:500], "where": _where(error, path)}
+    return {"fault": kind, "message": text[:500], "where": _where(error, path, function)}
 
 
 def _notebook_cells(path):
@@ -95,8 +108,8 @@ def _notebook_cells(path):
         cells = notebook["cells"]
         if notebook.get("nbformat") != 4 or not isinstance(cells, list):
             raise NotebookError("it is not an nbformat 4 notebook")
-        return [(number, cell["source"]) for number, cell in enumerate(cells, 1)
-                if cell.get("cell_type") == "code"]
+        code = [cell for cell in cells if cell.get("cell_type") == "code"]
+        return [(number, cell["source"]) for number, cell in enumerate(code, 1)]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise NotebookError(f"it is not a readable notebook ({type(error).__name__})") from None
 
@@ -113,12 +126,13 @@ def _run_notebook(path, namespace):
         for i in magics:
             lines[i] = ""
         if magics:
-            notes.append(f"cell {number}: skipped {len(magics)} IPython magic or shell line(s)")
+            notes.append(f"code cell {number}: skipped {len(magics)} IPython magic or shell "
+                         "line(s)")
         try:
-            exec(compile("\n".join(lines), f"cell {number}", "exec"), namespace)
+            exec(compile("\n".join(lines), f"code cell {number}", "exec"), namespace)
         except BaseException as error:  # one broken cell must not hide the others
             fault = _fault(error, path)
-            notes.append(f"cell {number} failed: {fault['message']}"
+            notes.append(f"code cell {number} failed: {fault['message']}"
                          + (f" ({fault['where']})" if fault["where"] else ""))
     return notes
 
@@ -161,7 +175,7 @@ def _serve(module, path, fd, view):
             value = function(*args, **kwargs)
             reply = {"value": wire.to_plain(value)}
         except BaseException as error:  # the student's failure is the result
-            reply = _fault(error, path)
+            reply = _fault(error, path, request["function"])
         now = _encoded(args, kwargs)
         reply["changed"] = {key: now[key] for key in now if now[key] != before[key]}
         _send(fd, reply)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from autograder.course import DEFAULT_COURSE, Course, CourseError, load_course
 from autograder.text import NAME_CHARS, one_line, terminal
+from autograder.uids import SetupError
 
 MAX_TABLE = 60  # larger classes: see grades.csv
 
@@ -55,8 +56,8 @@ def _check(course: Course, args: argparse.Namespace) -> int:
     from autograder.feedback import render_check
     from autograder.jobs import check_file
 
-    result = check_file(course, args.file)
-    _say(render_check(result, args.file))
+    result, output = check_file(course, args.file)
+    _say(render_check(result, args.file, output))
     return 0 if all(c.passed for ex in result.exercises for c in ex.cases) else 1
 
 
@@ -109,6 +110,7 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
 def _release(course: Course, args: argparse.Namespace) -> int:
     from autograder.release import (
         build_autograder_zip,
+        build_student_wheel,
         write_nbgrader_source,
         write_student_files,
     )
@@ -116,6 +118,7 @@ def _release(course: Course, args: argparse.Namespace) -> int:
     student_dir = args.student_dir or args.out / "student"
     for path in write_student_files(course, student_dir):
         _say(f"wrote {path}")
+    _say(f"wrote {build_student_wheel(course, args.out)} (students: pip install it)")
     _say(f"wrote {build_autograder_zip(course, args.out / 'autograder.zip')}")
     if args.nbgrader:
         _say(f"wrote {write_nbgrader_source(course, args.nbgrader)}")
@@ -142,6 +145,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](_course(args.course), args)
-    except CourseError as err:
+    except (CourseError, SetupError) as err:
         _say(f"error: {err}", sys.stderr)
         return 2

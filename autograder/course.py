@@ -13,7 +13,12 @@ from typing import Any
 
 import yaml
 
-DEFAULT_COURSE = Path(__file__).resolve().parents[1] / "course.yaml"
+PACKAGE = Path(__file__).resolve().parent
+# A student's install (the wheel `release` builds) carries the course's public side here:
+# course.yaml and the public tests. In this repository, the instructor's course.yaml.
+STUDENT_COURSE = PACKAGE / "student" / "course.yaml"
+DEFAULT_COURSE = STUDENT_COURSE if STUDENT_COURSE.is_file() else PACKAGE.parent / "course.yaml"
+CAUSES = "causes.json"  # beside a student course.yaml: likely causes of failed public cases
 
 
 class CourseError(Exception):

@@ -32,6 +32,7 @@ class Mistake:
     read: str
     source: str  # the whole variant: the reference with this one bug
     module: ModuleType
+    hidden_only: str = ""  # why no public case can show it, for a mistake `check` misses
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,14 @@ def load_catalogue(course: Course) -> Catalogue:
     mistakes = []
     for i, entry in enumerate(entries):
         where = f"{course.mistakes}: mistakes[{i}] ({entry.get('id', '?')})"
-        if set(entry) != {"id", "function", "replace", "with", "explain", "read"}:
+        if set(entry) - {"hidden_only"} != {"id", "function", "replace", "with", "explain",
+                                             "read"}:
             raise CourseError(f"{where}: needs exactly id, function, replace, with, explain, "
-                              "read")
+                              "read (and hidden_only, the reason, if check cannot see it)")
         source = _edit(clean, entry, where)
         mistakes.append(Mistake(entry["id"], entry["function"], entry["explain"], entry["read"],
-                                source, _module(f"mistake {entry['id']}", source)))
+                                source, _module(f"mistake {entry['id']}", source),
+                                str(entry.get("hidden_only", ""))))
     return Catalogue(_module("reference", clean), tuple(mistakes), _callers(clean))
 
 
@@ -257,3 +260,25 @@ def diagnose(catalogue: Catalogue, calls: list[Call]) -> Finding | None:
             return Finding(f"In {call.function}, {signature}.")
     return None
 
+
+
+def public_causes(catalogue: Catalogue, suites: list) -> dict[str, dict[str, str]]:
+    """For each public case ("exercise/case"), the message each catalogued mistake makes it
+    fail with, and the likely cause to show for it. This is how `check` names a mistake
+    where neither the reference nor the catalogue may go (a student's install): the same
+    failure message means the same wrong answer on the same public inputs."""
+    table: dict[str, dict[str, list[Mistake]]] = {}
+    for suite in suites:
+        for case in suite.test_file.test_cases:
+            for mistake in catalogue.mistakes:
+                try:
+                    with np.errstate(all="ignore"):
+                        case.body.call_func(dict(vars(mistake.module)))
+                except AssertionError as failure:
+                    key = f"{suite.exercise.id}/{case.body.test_func.__name__}"
+                    table.setdefault(key, {}).setdefault(str(failure), []).append(mistake)
+                except Exception:  # an error, not a wrong answer: the grader words it itself
+                    continue
+    return {key: {message: _named(found, found[0].function).text
+                  for message, found in messages.items()}
+            for key, messages in table.items()}

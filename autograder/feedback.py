@@ -20,6 +20,8 @@ from autograder import text
 from autograder.gradebook import write_atomic
 from autograder.scores import ExerciseScore, StudentResult
 
+PRINTED_LINES = 20  # of the student's prints, shown by `check`
+PRINTED_CHARS = 4000
 _CUT = ("The rest of this page was cut: it is longer than {size} KB. Your score above "
         "counts every test.")
 
@@ -174,10 +176,22 @@ def _first_line_out(lines: list[str], prefix: str) -> list[str]:
     return [prefix + lines[0][4:], *lines[1:]]
 
 
-def render_check(result: StudentResult, path: Path) -> str:
-    """The text `check` prints: per exercise, how many public tests pass, and why not.
-    The student's messages are escaped, capped and indented under our lines."""
+def _printed(output: str) -> list[str]:
+    """What the student's code printed, its first PRINTED_LINES lines, indented."""
+    lines = output.rstrip("\n").split("\n")
+    kept = text.block("\n".join(lines[:PRINTED_LINES]), "    ", limit=PRINTED_CHARS)
+    more = len(lines) - PRINTED_LINES
+    return ["What your code printed:", *kept,
+            *([f"    [... and {more} more lines]"] if more > 0 else []), ""]
+
+
+def render_check(result: StudentResult, path: Path, output: str = "") -> str:
+    """The text `check` prints: what the student's code printed, then per exercise how many
+    public tests pass, why not, and the likely cause. The student's messages and prints
+    are escaped, capped and indented under our lines."""
     lines = [f"Public tests for {text.one_line(str(path), 2 * text.NAME_CHARS)}", ""]
+    if output.strip():
+        lines += _printed(output)
     if result.load_message:
         lines += ["What the grader saw when it loaded your file:",
                   *text.block(result.load_message, "    "), ""]
@@ -195,6 +209,9 @@ def render_check(result: StudentResult, path: Path) -> str:
             if not case.passed:
                 lines += [f"    ✘ {text.one_line(case.description or case.name)}",
                           *text.block(case.message, "      ")]
+                if case.diagnosis:
+                    cause = text.block(case.diagnosis, "        ")
+                    lines += ["      Likely cause: " + cause[0][8:], *cause[1:]]
     done = sum(all(c.passed for c in ex.cases) for ex in result.exercises)
     lines += ["", f"{done} of {len(result.exercises)} exercises pass their public tests. "
               "When you hand in, hidden tests check more cases (other sizes, several "

@@ -12,23 +12,22 @@ import csv
 import io
 import json
 import os
-import shutil
-import sys
 import tempfile
-import uuid
-import warnings
 from pathlib import Path
-from typing import Any
 
 from autograder import text
 from autograder.course import Course
 from autograder.scores import StudentResult
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PARTIAL = ".partial"  # the suffix of write_atomic's temporary files, and only of them
+
 
 def write_atomic(path: Path, text: str) -> None:
     """Write the whole file or nothing: a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=PARTIAL)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
@@ -102,7 +101,7 @@ def write_output(out: Path, student: str, printed: str) -> None:
 def remove_temporary_files(out: Path) -> None:
     """Half-written files left by a run that was killed (write_atomic's temporaries)."""
     for folder in ("results", "feedback", "output", "."):
-        for path in (out / folder).glob(".*.*"):
+        for path in (out / folder).glob(f".*{PARTIAL}"):
             if path.is_file():
                 path.unlink()
 
@@ -129,10 +128,16 @@ def grade_rows(course: Course, saved: dict[str, dict]) -> list[list[str]]:
 
 
 def csv_text(rows: list[list]) -> str:
-    """Rows as CSV text, quoted where needed (the csv module, for spreadsheets)."""
+    """Rows as CSV text, quoted where needed (the csv module, for spreadsheets); a cell
+    that a spreadsheet would run as a formula (=, +, -, @) starts with ' instead."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [[_inert(cell) for cell in row] for row in rows])
     return buffer.getvalue()
+
+
+def _inert(cell: object) -> object:
+    return f"'{cell}" if isinstance(cell, str) and cell[:1] in FORMULA_STARTS else cell
 
 
 def write_grades(course: Course, out: Path, saved: dict[str, dict]) -> Path:
@@ -146,90 +151,3 @@ def write_grades(course: Course, out: Path, saved: dict[str, dict]) -> Path:
 def _number(value: float) -> str:
     return f"{value:g}"
 
-
-def _put_alembic_on_path() -> None:
-    """nbgrader runs the `alembic` command by name; it sits beside our Python."""
-    if shutil.which("alembic") is None:
-        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-
-
-def write_nbgrader_gradebook(course: Course, out: Path, saved: dict[str, dict],
-                             path: Path | None = None) -> Path | None:
-    """gradebook.db through nbgrader's own Gradebook and models: one grade cell per case.
-
-    path defaults to OUT/gradebook.db; for an nbgrader course, its own gradebook.db.
-    Students, submissions and scores are written in bulk (a few statements for
-    the whole class, not one commit per student). Returns None when nbgrader
-    is not installed (it is an instructor extra).
-    """
-    try:
-        from nbgrader.api import Gradebook
-    except ImportError:
-        return None
-    if not saved:
-        return None
-    _put_alembic_on_path()
-    path = path or out / "gradebook.db"
-    with warnings.catch_warnings(), Gradebook(f"sqlite:///{path}") as book:
-        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
-        cases = {c["id"]: c["max_score"] for e in saved.values() for c in e["cases"]}
-        notebook = _nbgrader_structure(book, course, cases)
-        _nbgrader_submissions(book, notebook, list(saved))
-        _nbgrader_scores(book, notebook, saved)
-    return path
-
-
-def _nbgrader_structure(book: Any, course: Course, cases: dict[str, float]) -> Any:
-    """The assignment, its one notebook and a grade cell per test case."""
-    name = Path(course.student_file).stem
-    book.update_or_create_assignment(course.assignment)
-    notebook = book.update_or_create_notebook(name, course.assignment)
-    for cell, max_score in cases.items():
-        book.update_or_create_grade_cell(cell, name, course.assignment,
-                                         max_score=max_score, cell_type="code")
-    return notebook
-
-
-def _nbgrader_submissions(book: Any, notebook: Any, students: list[str]) -> None:
-    """Students and empty submissions (one grade row per cell), as add_submission makes
-    them, inserted in bulk."""
-    from nbgrader.api import Grade, Student, SubmittedAssignment, SubmittedNotebook
-    from sqlalchemy import insert
-
-    session = book.db
-    known = {sid for (sid,) in session.query(Student.id)}
-    session.add_all(Student(id=s) for s in students if s not in known)
-    submitted = {sid for (sid,) in session.query(SubmittedAssignment.student_id).filter(
-        SubmittedAssignment.assignment_id == notebook.assignment_id)}
-    cells = [cell.id for cell in notebook.grade_cells]
-    tables: dict[Any, list[dict]] = {SubmittedAssignment: [], SubmittedNotebook: [], Grade: []}
-    for student in (s for s in students if s not in submitted):
-        submission, graded = uuid.uuid4().hex, uuid.uuid4().hex
-        tables[SubmittedAssignment].append(
-            {"id": submission, "assignment_id": notebook.assignment_id, "student_id": student})
-        tables[SubmittedNotebook].append(
-            {"id": graded, "assignment_id": submission, "notebook_id": notebook.id})
-        tables[Grade] += [{"id": uuid.uuid4().hex, "cell_id": cell, "notebook_id": graded}
-                          for cell in cells]
-    for model, rows in tables.items():
-        if rows:
-            session.execute(insert(model), rows)
-    session.commit()
-
-
-def _nbgrader_scores(book: Any, notebook: Any, saved: dict[str, dict]) -> None:
-    from nbgrader.api import BaseCell, Grade, SubmittedAssignment, SubmittedNotebook
-    from sqlalchemy import update
-
-    session = book.db
-    rows = (session.query(Grade.id, BaseCell.name, SubmittedAssignment.student_id)
-            .join(BaseCell, Grade.cell_id == BaseCell.id)
-            .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-            .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-            .filter(SubmittedNotebook.notebook_id == notebook.id))
-    scores = {s: {c["id"]: c["score"] for c in e["cases"]} for s, e in saved.items()}
-    changes = [{"id": grade, "auto_score": scores[student].get(cell)}
-               for grade, cell, student in rows if student in scores]
-    if changes:
-        session.execute(update(Grade), changes)
-    session.commit()

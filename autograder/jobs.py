@@ -10,24 +10,28 @@ becomes a result, never an exception that stops the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import multiprocessing
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import gradebook
 from autograder.confine import die_with_parent
-from autograder.course import Course, CourseError
+from autograder.course import CAUSES, Course, CourseError
 from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.feedback import write_feedback
 from autograder.report import write_report
-from autograder.sandbox import Zygote
+from autograder.sandbox import Worker, Zygote
 from autograder.scores import StudentResult, score_run
 from autograder.submissions import Submission
-from autograder.verdicts import Suite, load_suites, run_submission
+from autograder.verdicts import Run, Suite, load_suites, run_submission
 
 ENGINE = Path(__file__).resolve().parent
 
@@ -81,17 +85,36 @@ def submission_key(batch: str, submission: Submission) -> str:
     return hashlib.sha256(about.encode() + b"\0" + submission.path.read_bytes()).hexdigest()
 
 
-def check_file(course: Course, path: Path) -> StudentResult:
-    """Run the public cases only, for a student checking their own work."""
+def check_file(course: Course, path: Path) -> tuple[StudentResult, str]:
+    """Run the public cases only, for a student checking their own work: the result, with
+    likely causes, and what the student's code printed."""
     if not path.is_file():
         raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}"
                           " (or your notebook)")
     zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     try:
         suites = load_suites(course, public_only=True)
-        return score_run(course, path.stem, run_submission(course, suites, path, zygote))
+        instructor = (course.root / course.reference).is_file() and (
+            course.root / course.mistakes).is_file()
+        catalogue = load_catalogue(course) if instructor else None
+        run = with_known_causes(course, run_submission(course, suites, path, zygote, catalogue))
+        return score_run(course, path.stem, run), run.output
     finally:
         zygote.close()
+
+
+def with_known_causes(course: Course, run: Run) -> Run:
+    """The run, its failed cases diagnosed from the table `release` ships to students
+    (causes.json beside the student course.yaml), where nothing diagnosed them yet."""
+    table = course.root / CAUSES
+    if not table.is_file():
+        return run
+    causes = json.loads(table.read_text(encoding="utf-8"))
+    verdicts = tuple(
+        dataclasses.replace(v, diagnosis=causes.get(f"{v.exercise}/{v.name}", {}).get(
+            v.message, "")) if not v.passed and not v.diagnosis else v
+        for v in run.verdicts)
+    return dataclasses.replace(run, verdicts=verdicts)
 
 
 @dataclass(frozen=True)
@@ -134,7 +157,12 @@ def _grade_one(task: _Task) -> Outcome:
 
 
 def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
-    """Grade the tasks here (jobs=1) or in a pool of forked grading processes."""
+    """Grade the tasks here (jobs=1) or in a pool of forked grading processes.
+
+    If a grading process dies (killed from outside, out of memory), the pool
+    breaks; each task it took down is graded again alone, so that only a task
+    that kills its grading process again is reported as failed.
+    """
     if jobs == 1 or len(tasks) <= 1:
         _init_worker(*setup)
         try:
@@ -142,9 +170,63 @@ def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]
         finally:
             _worker.pop("zygote").close()
         return
+    lost = yield from _in_pool(tasks, min(jobs, len(tasks)), setup)
+    for task in lost:
+        if (yield from _in_pool([task], 1, setup)):
+            yield Outcome(task.submission.student, "failed", "its grading process ended while "
+                          "grading it (killed from outside, or out of memory); it is retried "
+                          "on the next run")
+
+
+def _in_pool(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
+    """Yield each task's outcome from pools of forked grading processes; return the tasks
+    that were being graded when a pool broke. At most jobs tasks are handed out at once,
+    so a broken pool loses only those; the rest go on in a fresh pool."""
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(jobs, len(tasks)), _init_pool_process, setup) as pool:
-        yield from pool.imap_unordered(_grade_one, tasks, chunksize=4)
+    queue, lost = list(tasks), []
+    while queue:
+        pool = ProcessPoolExecutor(jobs, context, _init_pool_process, setup)
+        running: dict[Future, _Task] = {}
+        try:
+            while True:
+                _hand_out(pool, queue, running, jobs)
+                if not running:  # all done, or the pool broke: a fresh one for the rest
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        lost.append(task)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return lost
+
+
+def _hand_out(pool: ProcessPoolExecutor, queue: list[_Task], running: dict[Future, _Task],
+              jobs: int) -> None:
+    """Give the pool tasks until jobs are running (none once it is broken)."""
+    while queue and len(running) < jobs:
+        try:
+            future = pool.submit(_grade_one, queue[0])
+        except BrokenProcessPool:
+            return
+        running[future] = queue.pop(0)
+
+
+def _check_limits(course: Course, zygote: Zygote) -> None:
+    """The reference must load within the course's limits, or every student would fail
+    for a setting of the instructor's."""
+    try:
+        with Worker(zygote, course.path("reference"), course.limits) as worker:
+            loaded = worker.load()
+    finally:
+        zygote.close()
+    if loaded.status != "ok":
+        raise CourseError(f"{course.source.name}: the reference itself cannot load within "
+                          f"limits ({loaded.message}); raise limits.memory_mb or "
+                          "limits.import_seconds")
 
 
 def _plan(course: Course, submissions: list[Submission], out: Path,
@@ -161,6 +243,17 @@ def _plan(course: Course, submissions: list[Submission], out: Path,
     return tasks, skipped
 
 
+def _write_nbgrader_gradebook(course: Course, out: Path, saved: dict[str, dict],
+                             database: Path | None) -> Path | None:
+    """The nbgrader gradebook (an nbgrader course's, or OUT/gradebook.db), if nbgrader is
+    installed (it is an instructor extra) and anyone was graded."""
+    try:
+        from autograder import nbgrader_course
+    except ImportError:
+        return None
+    return nbgrader_course.write(course, out, saved, database) if saved else None
+
+
 def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: int = 1,
                 force: bool = False, progress=None,
                 database: Path | None = None) -> BatchSummary:
@@ -168,7 +261,9 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     start = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     gradebook.remove_temporary_files(out)
+    zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     suites = load_suites(course)
+    _check_limits(course, zygote)
     catalogue = load_catalogue(course)
     tasks, outcomes = _plan(course, submissions, out, force)
     if progress:
@@ -180,7 +275,7 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     students = [s.student for s in submissions]
     saved = gradebook.read_saved(out, students)
     grades = gradebook.write_grades(course, out, saved)
-    database = gradebook.write_nbgrader_gradebook(course, out, saved, database)
+    database = _write_nbgrader_gradebook(course, out, saved, database)
     report = write_report(course, out, saved)
     return BatchSummary(tuple(outcomes), tuple(gradebook.grade_rows(course, saved)), grades,
                         database, report, time.monotonic() - start)

@@ -13,11 +13,13 @@ exercise.
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 from dataclasses import dataclass
 
-from autograder.course import DEFAULT_COURSE, load_course
-from autograder.verdicts import load_suites
+from autograder.course import CAUSES, DEFAULT_COURSE, load_course
+from autograder.verdicts import Suite, load_suites
 
 NOT_WRITTEN = "not written yet: a function still raises NotImplementedError"
 
@@ -26,22 +28,29 @@ NOT_WRITTEN = "not written yet: a function still raises NotImplementedError"
 class CheckResult:
     exercise: str
     cases: tuple[tuple[str, bool, str], ...]  # (description, passed, message)
+    causes: tuple[str, ...] = ()  # the likely cause of each case's failure, or ""
 
     @property
     def passed(self) -> int:
         return sum(passed for _, passed, _ in self.cases)
 
+    def _rows(self):
+        return zip(self.cases, self.causes or ("",) * len(self.cases))
+
     def __repr__(self) -> str:
         lines = [f"{self.exercise}: {self.passed} of {len(self.cases)} public tests pass"]
-        lines += [f"  {'✅' if ok else '❌'} {what}" + ("" if ok else f"\n     {message}")
-                  for what, ok, message in self.cases]
+        for (what, ok, message), cause in self._rows():
+            lines.append(f"  {'✅' if ok else '❌'} {what}")
+            lines += [] if ok else [f"     {message}"]
+            lines += [f"     Likely cause: {cause}"] if cause else []
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<li>{'✅' if ok else '❌'} {html.escape(what)}"
-            + ("" if ok else f"<br><code>{html.escape(message)}</code>") + "</li>"
-            for what, ok, message in self.cases)
+            + ("" if ok else f"<br><code>{html.escape(message)}</code>")
+            + (f"<br><i>Likely cause: {html.escape(cause)}</i>" if cause else "") + "</li>"
+            for (what, ok, message), cause in self._rows())
         return (f"<p><b>{html.escape(self.exercise)}</b>: {self.passed} of {len(self.cases)} "
                 f"public tests pass</p><ul>{rows}</ul>")
 
@@ -58,16 +67,28 @@ def _run(case, namespace: dict) -> tuple[bool, str]:
     return True, ""
 
 
+@functools.cache
+def _public() -> tuple[list[Suite], dict[str, dict[str, str]]]:
+    """The public tests and the likely causes of their failures, loaded once per kernel."""
+    course = load_course(DEFAULT_COURSE)
+    table = course.root / CAUSES  # in a student's install (see release)
+    causes = json.loads(table.read_text(encoding="utf-8")) if table.is_file() else {}
+    return load_suites(course, public_only=True), causes
+
+
 def check(exercise: str, namespace: dict) -> CheckResult:
     """Run the public tests of one exercise (an id from course.yaml) on namespace's functions."""
-    suites = load_suites(load_course(DEFAULT_COURSE), public_only=True)
+    suites, causes = _public()
     suite = next((s for s in suites if s.exercise.id == exercise), None)
     if suite is None:
         known = ", ".join(s.exercise.id for s in suites)
         raise ValueError(f"no exercise '{exercise}'; the exercises are {known}")
     cases = tuple(((c.body.test_func.__doc__ or c.name).strip(), *_run(c, namespace))
                   for c in suite.test_file.test_cases)
-    result = CheckResult(suite.exercise.title, cases)
+    known = [causes.get(f"{exercise}/{c.body.test_func.__name__}", {})
+             for c in suite.test_file.test_cases]
+    result = CheckResult(suite.exercise.title, cases, tuple(
+        "" if ok else table.get(message, "") for (_, ok, message), table in zip(cases, known)))
     if any(message == NOT_WRITTEN for _, _, message in cases):
         print(result)
         raise NotImplementedError(f"{exercise}: write the functions above, then run this "

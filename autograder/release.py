@@ -11,25 +11,43 @@
   region removed by nbgrader's ``ClearHiddenTests``;
 - autograder.zip, made by ``otter generate`` from the full tests, with the
   reference and the check helpers shipped as packages (a top-level ``.py``
-  support file would break otter's ``.py`` submissions).
+  support file would break otter's ``.py`` submissions);
+- the student's install, a wheel of this package that also carries the public
+  side of the course (``autograder/student/``: a course.yaml and the public
+  tests), so ``check`` works wherever the package is installed: no clone, no
+  instructor files. autograder.zip's copy of the package carries the same.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import contextlib
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
 import os
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from autograder import wire
-from autograder.course import Course, CourseError
+from autograder.course import CAUSES, PACKAGE, Course, CourseError
+from autograder.diagnosis import load_catalogue, public_causes
 from autograder.gradebook import write_atomic
+from autograder.verdicts import load_suites
 
 ZIP_REQUIREMENTS = "numpy>=1.24,<3\npyyaml>=6,<7\n"
+DISTRIBUTION = "backprop-autograder"
+METADATA_FIELDS = ["Name", "Version", "Summary", "Requires-Python", "Requires-Dist",
+                   "Provides-Extra"]
+STUDENT_COURSE_HEAD = ("# Made by `python -m autograder release` from the instructor's "
+                       "course.yaml:\n# the settings `check` needs; the public tests are in "
+                       "tests/.\n")
 
 
 def _preprocess(text: str, preprocessor_class: type, name: str) -> str:
@@ -130,23 +148,52 @@ def student_notebook(course: Course) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+_CHECK_CALL = re.compile(r'^check\("(\w+)", globals\(\)\)$', re.M)
+
+
 def nbgrader_source(course: Course) -> str:
-    """The reference notebook with nbgrader's cell metadata: function cells are solution
-    cells, every other cell is locked; for `nbgrader generate_assignment`."""
+    """The reference notebook with nbgrader's cell metadata, for `nbgrader
+    generate_assignment`: function cells are solution cells, every other cell is locked,
+    and each exercise's check cell is its grade cell (grade_id: the exercise's id, worth
+    its points), where `grade` writes our results."""
     import nbformat
 
+    points = {exercise.id: exercise.points for exercise in course.exercises}
     notebook = reference_notebook(course)
     for number, cell in enumerate(notebook.cells, 1):
         solution = "### BEGIN SOLUTION" in cell.source
+        check = _CHECK_CALL.search(cell.source) if cell.cell_type == "code" else None
         cell.metadata["nbgrader"] = {
             "grade": False, "grade_id": f"cell-{number:02d}", "locked": not solution,
             "schema_version": 3, "solution": solution, "task": False}
+        if check and check[1] in points:
+            cell.metadata["nbgrader"].update(grade=True, grade_id=check[1],
+                                             points=points[check[1]])
     return nbformat.writes(notebook) + "\n"
 
 
+def nbgrader_config(course_dir: Path) -> str:
+    """The course's nbgrader settings: its id (the folder's name), which the exchange
+    commands need."""
+    return (f"# nbgrader's settings for this course (written by `python -m autograder release"
+            f" --nbgrader`)\nc = get_config()\n"
+            f"c.CourseDirectory.course_id = {course_dir.resolve().name!r}\n")
+
+
 def write_nbgrader_source(course: Course, course_dir: Path) -> Path:
+    """COURSE/source/<assignment>/<notebook>, and COURSE/nbgrader_config.py unless the
+    course has its own; with the modes of any file the instructor makes (umask applied)."""
     path = course_dir / "source" / course.assignment / f"{Path(course.student_file).stem}.ipynb"
+    written = [path]
     write_atomic(path, nbgrader_source(course))
+    config = course_dir / "nbgrader_config.py"
+    if not config.exists():
+        write_atomic(config, nbgrader_config(course_dir))
+        written.append(config)
+    umask = os.umask(0)
+    os.umask(umask)
+    for made in written:
+        made.chmod(0o666 & ~umask)
     return path
 
 
@@ -162,13 +209,84 @@ def write_student_files(course: Course, folder: Path) -> list[Path]:
     return written
 
 
+def student_course(course: Course) -> dict[str, str]:
+    """The public side of the course, by path inside the package: a course.yaml whose tests
+    are the public tests beside it, and those tests."""
+    import yaml
+
+    data = yaml.safe_load(course.source.read_text(encoding="utf-8"))
+    data["tests"] = {"source": "tests", "public": "tests"}
+    files = {"student/course.yaml": STUDENT_COURSE_HEAD + yaml.safe_dump(data, sort_keys=False)}
+    files.update({f"student/tests/{name}": text for name, text in public_tests(course).items()})
+    files[f"student/{CAUSES}"] = json.dumps(_causes(course, files), indent=1, sort_keys=True)
+    return files
+
+
+def _causes(course: Course, files: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The likely causes `check` shows students: each catalogued mistake run on the
+    public tests about to be released."""
+    with tempfile.TemporaryDirectory() as temporary:
+        for key, text in files.items():
+            (Path(temporary) / key).parent.mkdir(parents=True, exist_ok=True)
+            (Path(temporary) / key).write_text(text, encoding="utf-8")
+        public = dataclasses.replace(course, root=Path(temporary) / "student",
+                                     tests_public="tests")
+        suites = load_suites(public, public_only=True)
+    return public_causes(load_catalogue(course), suites)
+
+
+def _wheel_metadata(version: str) -> str:
+    try:
+        metadata = importlib.metadata.metadata(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise CourseError(f"{DISTRIBUTION} is not installed; run `pip install -e .` "
+                          "first (the wheel takes its version and requirements from it)") from None
+    lines = ["Metadata-Version: 2.1"]
+    lines += [f"{field}: {value}" for field in METADATA_FIELDS
+              for value in metadata.get_all(field) or []]
+    return "\n".join(lines) + "\n"
+
+
+def build_student_wheel(course: Course, folder: Path) -> Path:
+    """The student's install: a wheel of this package plus the public side of the course.
+    Written directly (a wheel is a zip with a .dist-info folder), byte for byte the same
+    for the same sources."""
+    version = importlib.metadata.version(DISTRIBUTION)
+    name = DISTRIBUTION.replace("-", "_")
+    info = f"{name}-{version}.dist-info"
+    files = {f"autograder/{path.name}": path.read_bytes()
+             for path in sorted(PACKAGE.glob("*.py"))}
+    files.update({f"autograder/{key}": text.encode()
+                  for key, text in student_course(course).items()})
+    files[f"{info}/METADATA"] = _wheel_metadata(version).encode()
+    files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: autograder.release\n"
+                              b"Root-Is-Purelib: true\nTag: py3-none-any\n")
+    files[f"{info}/top_level.txt"] = b"autograder\n"
+    record = [f"{key},sha256={_digest(data)},{len(data)}" for key, data in files.items()]
+    files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for key, data in files.items():
+            wheel.writestr(zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                           zipfile.ZIP_DEFLATED)
+    return path
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
 def _stage_support(course: Course, stage: Path) -> None:
     """Copy what the tests import into stage: the reference and check helpers, as packages."""
     reference = course.path("reference")
     shutil.copytree(reference.parent, stage / reference.parent.name,
                     ignore=shutil.ignore_patterns("tests", "__pycache__"))
     shutil.copytree(Path(__file__).parent, stage / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+                    ignore=shutil.ignore_patterns("__pycache__", "student"))
+    for key, text in student_course(course).items():  # for the notebook's check cells
+        (stage / "autograder" / key).parent.mkdir(parents=True, exist_ok=True)
+        (stage / "autograder" / key).write_text(text, encoding="utf-8")
     shutil.copy(course.source, stage / "course.yaml")
     shutil.copytree(course.path("tests.source"), stage / "tests",
                     ignore=shutil.ignore_patterns("__pycache__"))

@@ -202,6 +202,7 @@ class Worker:
         self.channel: socket.socket | None = None
         self.loaded: Loaded | None = None
         self.deadline = time.monotonic() + limits.submission_seconds
+        self.stalled: dict[str, str] = {}  # function -> how it first hit the call limit
 
     def __enter__(self) -> Worker:
         return self
@@ -288,6 +289,22 @@ class Worker:
 
     def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
+
+        A function that hit the call limit once is not run again in this
+        submission: later calls fail at once, naming that first timeout.
+        """
+        if name in self.stalled and time.monotonic() < self.deadline:
+            raise StudentFault("timeout", "was not run again, because in an earlier case it "
+                               + self.stalled[name])
+        try:
+            return self._call(name, args, kwargs)
+        except StudentFault as fault:
+            if fault.kind == "timeout" and time.monotonic() < self.deadline:
+                self.stalled[name] = str(fault)
+            raise
+
+    def _call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
+        """One call of a student function: (value, changed arguments), or StudentFault.
 
         Changed arguments are keyed by position ("0", "1", ...) or keyword name:
         arrays changed in place as the grader reads them back from the arena,
@@ -376,7 +393,7 @@ def _checked(reply: dict) -> dict:
             raise ValueError("its fault is not a name")
         kind = fault if fault in STATUS_TEXT else "error"
         checked.update(fault=kind, message=str(reply.get("message", ""))[:500],
-                       where=str(reply["where"])[:100] if reply.get("where") else None)
+                       where=str(reply["where"])[:300] if reply.get("where") else None)
     for key in ("ready", "confined", "notes"):
         if key in reply:
             items = reply[key] if isinstance(reply[key], list) else []

@@ -84,6 +84,7 @@ class _Entry:
     name: str  # the file name the student's name is read from
     path: Path  # where the file is now (for a zip member: where it was unpacked)
     origin: str  # what the instructor knows it as: a path, or "archive: member"
+    place: str  # the folder or archive it came from
 
 
 @dataclass(frozen=True)
@@ -133,9 +134,17 @@ def _refuse_link(path: Path) -> None:
                           "is a submission")
 
 
+def _refuse_special(path: Path) -> None:
+    if not path.is_file():
+        raise CourseError(f"{_shown(path)}: is not a regular file (a folder, FIFO or device "
+                          "named like a submission); move it out of the submissions")
+
+
 def _plain(entry: _Entry) -> _Found:
+    """A file named after its student: one person per name in one folder (alice.py and
+    alice.ipynb side by side); alice.py in two folders may be two people."""
     stem = entry.name[:len(entry.name) - len(Path(entry.name).suffix)]
-    return _Found(stem, ("file", stem), entry)
+    return _Found(stem, ("file", f"{entry.place}/{stem}"), entry)
 
 
 def _canvas(entry: _Entry) -> _Found:
@@ -145,10 +154,10 @@ def _canvas(entry: _Entry) -> _Found:
 
 
 def _flat(entries: list[_Entry]) -> list[_Found]:
-    """Files side by side: Canvas names if every one is, else ids from the file names."""
-    if entries and all(CANVAS.fullmatch(entry.name) for entry in entries):
-        return [_canvas(entry) for entry in entries]
-    return [_plain(entry) for entry in entries]
+    """Files side by side, each read by its own name: a Canvas name, else the file name
+    (one stray file never turns Canvas names off for everyone)."""
+    return [_canvas(entry) if CANVAS.fullmatch(entry.name) else _plain(entry)
+            for entry in entries]
 
 
 def _nbgrader(folder: Path, course: Course) -> list[_Found]:
@@ -158,8 +167,9 @@ def _nbgrader(folder: Path, course: Course) -> list[_Found]:
     for path in paths:
         for part in (path.parent.parent, path.parent, path):
             _refuse_link(part)
+        _refuse_special(path)
     return [_Found(p.parent.parent.name, ("nbgrader", p.parent.parent.name),
-                   _Entry(p.name, p, str(p))) for p in paths]
+                   _Entry(p.name, p, str(p), str(p.parent))) for p in paths]
 
 
 def _in_folder(folder: Path, course: Course) -> list[_Found]:
@@ -169,7 +179,8 @@ def _in_folder(folder: Path, course: Course) -> list[_Found]:
     candidates = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES)
     for path in candidates:
         _refuse_link(path)
-    return _flat([_Entry(p.name, p, str(p)) for p in candidates if p.is_file()])
+        _refuse_special(path)
+    return _flat([_Entry(p.name, p, str(p), str(folder)) for p in candidates])
 
 
 def _archive_folder(archive: Path) -> str:
@@ -265,7 +276,8 @@ def _unpack(archive: Path, bundle: ZipFile, target: Path,
         path = folder / _disk_name(_member_name(info))
         total += _unpack_member(archive, bundle, info, path, limits.total_bytes - total, limits)
         _set_date(path, info)
-        entries.append(_Entry(_member_name(info), path, f"{archive}: {info.filename}"))
+        entries.append(_Entry(_member_name(info), path, f"{archive}: {info.filename}",
+                              str(archive)))
     return entries
 
 
@@ -297,7 +309,7 @@ def _from_path(path: Path, course: Course, scratch: Path,
     elif path.is_file() and path.suffix == ".zip":
         found = _flat(_extract(path, scratch, limits))
     elif path.is_file() and path.suffix in SUFFIXES:
-        found = [_plain(_Entry(path.name, path, str(path)))]
+        found = [_plain(_Entry(path.name, path, str(path), str(path.parent)))]
     elif path.exists():
         raise CourseError(f"{_shown(path)}: cannot grade this file; expected "
                           + LAYOUTS.format(file=course.student_file))
@@ -358,9 +370,15 @@ def collect(paths: list[Path], course: Course, scratch: Path,
 
 
 def nbgrader_gradebook(paths: list[Path]) -> Path | None:
-    """COURSE/gradebook.db when grading an nbgrader course's submitted/ folder, else None."""
+    """COURSE/gradebook.db when grading an nbgrader course's submitted/ folder, else None.
+
+    A folder is a course's submitted/ when the folder above it has nbgrader_config.py
+    (the course's settings) or gradebook.db (made by `nbgrader generate_assignment`, also
+    where the settings live elsewhere, such as ~/.jupyter).
+    """
     for path in paths:
         course_dir = path.resolve().parent
-        if path.is_dir() and (course_dir / "nbgrader_config.py").is_file():
+        if path.is_dir() and any((course_dir / name).is_file()
+                                 for name in ("nbgrader_config.py", "gradebook.db")):
             return course_dir / "gradebook.db"
     return None

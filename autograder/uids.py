@@ -19,6 +19,10 @@ from pathlib import Path
 FIRST, COUNT = 61000, 1000
 
 
+class SetupError(Exception):
+    """This machine cannot run the sandbox as set up; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class Uid:
     """A claimed sandbox uid and the descriptor whose lock holds the claim."""
@@ -41,7 +45,7 @@ def lock_folder() -> Path:
     info = folder.lstat()
     if (not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid()
             or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
-        raise RuntimeError(f"{folder}: must be a folder owned by the grader's user and "
+        raise SetupError(f"{folder}: must be a folder owned by the grader's user and "
                            "writable by no one else; remove it and grade again")
     return folder
 
@@ -58,5 +62,5 @@ def claim_uid() -> Uid:
             os.close(fd)
             continue
         return Uid(number, fd)
-    raise RuntimeError(f"all {COUNT} sandbox users from uid {FIRST} are taken by running "
+    raise SetupError(f"all {COUNT} sandbox users from uid {FIRST} are taken by running "
                        "graders; wait for one to finish")

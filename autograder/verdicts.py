@@ -8,7 +8,12 @@ otter's own parsing (``ExceptionTestFile``), so our totals follow otter's rules.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import sys
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,44 @@ class Suite:
     test_file: Any  # otter.test_files.ExceptionTestFile
 
 
+@contextlib.contextmanager
+def _otter_test_files() -> Iterator[types.ModuleType]:
+    """otter.test_files, cheap: for reading test files with otter's own parser.
+
+    ``import otter`` runs otter's package __init__, which imports otter.api (nbconvert,
+    pandas, jsonschema's format checkers: seconds), and otter.test_files' own __init__
+    imports nbformat. The parser the test files need, otter.test_files.exception_test,
+    uses only the standard library. So, unless otter is already imported, the two
+    packages are stood in for by bare modules whose __path__ is otter's own folders: the
+    parser loads from otter's own files, and a test file's ``from otter.test_files import
+    test_case`` finds it. The stand-ins leave sys.modules afterwards, so a later
+    ``import otter`` gets the real package, which reuses the same parser module.
+    """
+    if "otter.test_files" in sys.modules:
+        yield sys.modules["otter.test_files"]
+        return
+    spec = importlib.util.find_spec("otter")
+    if spec is None or not spec.submodule_search_locations:
+        raise CourseError("otter-grader is not installed; run `pip install otter-grader`")
+    folder = list(spec.submodule_search_locations)[0]
+    bare = {}
+    for name, path in [("otter", folder), ("otter.test_files", f"{folder}/test_files")]:
+        bare[name] = module = types.ModuleType(name)
+        module.__path__ = [path]
+        module.__spec__ = importlib.util.spec_from_loader(name, None, is_package=True)
+        module.__spec__.submodule_search_locations = [path]
+        sys.modules[name] = module
+    try:
+        parser = importlib.import_module("otter.test_files.exception_test")
+        bare["otter.test_files"].test_case = parser.test_case
+        bare["otter.test_files"].ExceptionTestFile = parser.ExceptionTestFile
+        yield bare["otter.test_files"]
+    finally:
+        for name, module in bare.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
 def load_suites(course: Course, public_only: bool = False) -> list[Suite]:
     """Parse one otter test file per exercise; check the points against course.yaml."""
     key = "tests.public" if public_only else "tests.source"
@@ -59,8 +102,12 @@ def load_suites(course: Course, public_only: bool = False) -> list[Suite]:
     if str(course.root) not in sys.path:
         sys.path.insert(0, str(course.root))
     checks.configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
-    from otter.test_files import ExceptionTestFile
+    with _otter_test_files() as otter_test_files:
+        return _parse(course, folder, key, otter_test_files.ExceptionTestFile, public_only)
 
+
+def _parse(course: Course, folder: Path, key: str, parser: Any,
+           public_only: bool) -> list[Suite]:
     suites = []
     for exercise in course.exercises:
         path = folder / f"{exercise.id}.py"
@@ -68,7 +115,7 @@ def load_suites(course: Course, public_only: bool = False) -> list[Suite]:
             raise CourseError(f"{course.source.name}: exercise '{exercise.id}' has no test "
                               f"file {path.relative_to(course.root)} (looked in {key})")
         try:
-            test_file = ExceptionTestFile.from_file(str(path))
+            test_file = parser.from_file(str(path))
         except Exception as err:
             raise CourseError(f"{path.relative_to(course.root)}: cannot be loaded as an otter "
                               f"test file: {type(err).__name__}: {err}") from None

@@ -25,6 +25,7 @@ import numpy as np
 MAX_MESSAGE = 64 * 1024 * 1024  # a request from the grader (trusted)
 MAX_REPLY = 1024 * 1024  # a reply from student code: far above the largest honest one
 MAX_CONTAINERS = 512  # JSON objects and arrays in one reply (an honest one has < 50)
+MAX_ITEMS = 10_000  # items of one list, tuple or dict (an honest one has < 2,000)
 
 
 class TooLarge(ValueError):
@@ -79,6 +80,8 @@ def from_plain(data: Any, view: Callable[[dict], np.ndarray] | None = None) -> A
         return _load_npy(base64.b64decode(data["npy"]))
     if kind == "shared" and view is not None:
         return view(data)
+    if kind in ("list", "tuple", "dict") and len(data["items"]) > MAX_ITEMS:
+        return Unreadable(f"{kind} of {len(data['items'])} items")
     if kind in ("list", "tuple"):
         items = [from_plain(v, view) for v in data["items"]]
         return items if kind == "list" else tuple(items)

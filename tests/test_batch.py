@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -118,6 +119,44 @@ def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path)
     assert not [p for p in killed.rglob(".*") if p.is_file()], "temporary files left behind"
 
 
+def test_a_grading_process_killed_mid_batch_costs_no_student_a_row(quick_course, tmp_path):
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\ntime.sleep(1.5)\n" + REFERENCE.read_text())
+    names = {f"s{i}": slow for i in range(6)}
+    folder = make_class(tmp_path / "class", names)
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "autograder", "--course",
+                            str(ROOT / "course.yaml"), "grade", str(folder), "--jobs", "2",
+                            "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+    graders = []
+    while not graders and run.poll() is None:
+        graders = [pid for pid in _descendants(run.pid) if _is_grading_process(pid)]
+        time.sleep(0.05)
+    os.kill(graders[0], signal.SIGKILL)
+    output = run.communicate(timeout=120)[0].decode()
+    assert run.returncode == 0, output
+    assert sorted(results(out)) == sorted(names)
+
+
+def test_grading_into_a_folder_keeps_the_instructors_own_dotfiles(quick_course, tmp_path):
+    out = tmp_path / "project"
+    out.mkdir()
+    mine = {".env.local": "SECRET=1\n", ".gitlab-ci.yml": "test: {}\n", ".x.py": "y = 1\n"}
+    for name, text in mine.items():
+        (out / name).write_text(text)
+    grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
+    assert {name: (out / name).read_text() for name in mine} == mine
+
+def _is_grading_process(pid: int) -> bool:
+    """A forked grading process: our own command line, not the fork server or a helper."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"autograder" in command and b"child.py" not in command
+
+
 def _descendants(pid: int) -> list[int]:
     found, stack = [], [pid]
     while stack:
@@ -153,23 +192,6 @@ def test_grades_csv_round_trips_through_csv(quick_course, tmp_path):
     assert buffer.getvalue() == text
     assert [r[0] for r in rows[1:]] == sorted(CLASS)
     assert all(len(r) == len(rows[0]) == 10 for r in rows)
-
-
-def test_the_nbgrader_gradebook_holds_every_test_case(quick_course, suites, tmp_path):
-    out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class"), out)
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gradebook:
-        assignment = gradebook.find_assignment("backprop")
-        assert assignment.max_score == 100
-        cases = sum(len(suite.test_file.test_cases) for suite in suites)
-        assert len(assignment.notebooks[0].grade_cells) == cases
-        scores = {s.student.id: s.score for s in gradebook.assignment_submissions("backprop")}
-        grade_cell = gradebook.find_grade("update.update_rule", "backprop", "backprop", "di")
-        assert (grade_cell.score, grade_cell.max_score) == (0, 3)
-    expected = {s: r["score"] for s, r in results(out).items()}
-    assert scores == pytest.approx(expected)
 
 
 def canvas_name(student: str, late: bool, submission_id: int) -> str:
@@ -215,17 +237,6 @@ def test_nbgrader_submitted_layout(quick_course, tmp_path):
                                                                        ("ben", "ben")]
 
 
-def test_the_newest_of_several_files_wins_across_paths(quick_course, tmp_path):
-    older, newer = tmp_path / "a" / "kim.py", tmp_path / "b" / "kim.py"
-    for path in (older, newer):
-        path.parent.mkdir()
-        shutil.copy(REFERENCE, path)
-    os.utime(older, (1_700_000_000, 1_700_000_000))
-    [found] = collect([tmp_path / "b", tmp_path / "a"], quick_course, tmp_path / "unpacked")
-    assert found.path == newer
-    assert found.note.startswith("2 files; graded the newest")
-
-
 @pytest.mark.parametrize("make, words", [
     (lambda p: (p / "notes.txt").write_text("hi"), "no submissions found; expected student"),
     (lambda p: None, "no submissions found"),
@@ -251,3 +262,19 @@ def test_gradebook_scores_are_readable_with_plain_sqlite(quick_course, tmp_path)
     with sqlite3.connect(out / "gradebook.db") as db:
         total = db.execute("select sum(auto_score) from grade").fetchone()[0]
     assert total == 100
+
+
+def test_limits_too_small_for_the_reference_stop_the_run(quick_course, tmp_path):
+    limits = dataclasses.replace(quick_course.limits, memory_mb=40)
+    course = dataclasses.replace(quick_course, limits=limits)
+    with pytest.raises(CourseError, match="the reference itself cannot load within limits"):
+        grade(course, make_class(tmp_path / "class", {"ada": REFERENCE}), tmp_path / "out")
+
+
+def test_a_name_a_spreadsheet_would_run_is_written_inert(quick_course, tmp_path):
+    name = '=HYPERLINK(CONCAT("http:",CHAR(47),"example.invalid"),"bob")'
+    out = tmp_path / "out"
+    grade(quick_course, make_class(tmp_path / "class", {name: REFERENCE}), out)
+    with open(out / "grades.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[1][0] == "'" + name

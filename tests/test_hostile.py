@@ -334,6 +334,12 @@ def test_two_mixed_graders_at_once_change_no_honest_grade(batches):
         assert batch.results(HONEST) == solo.results(HONEST)
 
 
+def test_two_graders_at_once_give_every_student_the_same_result(batches):
+    students = {*HONEST, *(p.stem for p in HOSTILE.glob("*.py"))}
+    first, second = (batch.results(students) for batch in batches[1])
+    assert {s for s in students if first[s] != second[s]} == set()
+
+
 def test_every_student_of_a_hostile_batch_has_a_row(batches):
     students = {*HONEST, *(p.stem for p in HOSTILE.glob("*.py"))}
     for batch in batches[1]:

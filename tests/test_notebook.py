@@ -61,8 +61,8 @@ def test_a_notebook_scores_what_the_same_code_scores_as_py(grade, path, tmp_path
     as_ipynb = grade(notebook_of(path, tmp_path, STUDENT_LEFTOVERS))
     assert [ex.score for ex in as_ipynb.exercises] == [ex.score for ex in as_py.exercises]
     assert as_ipynb.status == as_py.status
-    assert any("cell 1: skipped 2 IPython magic" in note for note in as_ipynb.notes)
-    assert any(note.startswith("cell 2 failed: NameError") for note in as_ipynb.notes)
+    assert any("code cell 1: skipped 2 IPython magic" in note for note in as_ipynb.notes)
+    assert any(note.startswith("code cell 2 failed: NameError") for note in as_ipynb.notes)
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"nbformat": 3, "worksheets": []}', "[]"])

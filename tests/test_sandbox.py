@@ -148,14 +148,14 @@ def test_a_trickled_reply_ends_at_the_call_limit(tmp_path, quick_course, zygote)
 
 def test_calls_after_the_submissions_time_is_spent_say_so(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
-    path.write_text("def f(x):\n    while True:\n        pass\n")
+    path.write_text("def f(x):\n    while True:\n        pass\n\ng = h = f\n")
     limits = dataclasses.replace(quick_course.limits, submission_seconds=1.5)
     with Worker(zygote, path, limits) as worker:
         assert worker.load().status == "ok"
         faults = []
-        for _ in range(3):
+        for name in ("f", "g", "h"):
             with pytest.raises(StudentFault) as fault:
-                worker.call("f", (1,), {})
+                worker.call(name, (1,), {})
             faults.append(str(fault.value))
     assert faults[0] == "did not finish within 1 s (an endless loop?)"
     assert faults[1:] == ["the submission used up its 1.5 s in all"] * 2
@@ -218,3 +218,41 @@ def test_a_file_over_the_submission_limit_is_told_what_to_do(tmp_path, quick_cou
         loaded = worker.load()
     assert loaded.status == "notebook"
     assert "Restart & Clear Output" in loaded.message
+
+
+def test_a_function_that_timed_out_is_not_waited_for_again(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("def f(x):\n    while True:\n        pass\n\ndef g(x):\n    return x\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault, match="did not finish"):
+            worker.call("f", (1,), {})
+        start = time.monotonic()
+        with pytest.raises(StudentFault) as again:
+            worker.call("f", (1,), {})
+        assert time.monotonic() - start < 0.2
+        assert worker.call("g", (3,), {})[0] == 3
+    assert str(again.value) == ("was not run again, because in an earlier case it did not "
+                                "finish within 1 s (an endless loop?)")
+
+
+def test_a_reply_with_too_many_items_is_not_expanded(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(f"def f(x):\n    return [0] * {wire.MAX_ITEMS + 1}\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        value, _ = worker.call("f", (1,), {})
+    assert isinstance(value, wire.Unreadable)
+
+
+def test_an_error_in_a_helper_points_at_the_call_in_the_function_under_test(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("def helper(a, b):\n    return a @ b\n\n"
+                    "def f(x):\n    y = x + 1\n    return helper(y, x)\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault) as fault:
+            worker.call("f", (np.ones((2, 3)),), {})
+    assert str(fault.value).endswith("(line 6 of your file, in f, which called helper (the "
+                                     "error came up at line 2 of your file))")

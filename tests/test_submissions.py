@@ -147,7 +147,8 @@ def test_archives_with_the_same_name_are_all_graded(quick_course, tmp_path):
         (tmp_path / folder).mkdir()
         with zipfile.ZipFile(tmp_path / folder / "submissions.zip", "w") as bundle:
             bundle.writestr(f"{folder}n.py", source.read_text())
-            bundle.writestr("kim.py", source.read_text())
+            bundle.writestr(f"kim_77_{1 if folder == 'a' else 2}_backprop.py",
+                            source.read_text())
     found = collect([tmp_path / "a" / "submissions.zip", tmp_path / "b" / "submissions.zip"],
                     quick_course, tmp_path / "unpacked")
     assert ids(found) == ["an", "bn", "kim"]
@@ -207,3 +208,26 @@ def test_renaming_to_late_regrades_and_marks_late(quick_course, tmp_path):
     assert summary.count("graded") == 1
     rows = list(csv.reader((out / "grades.csv").open()))
     assert [(r[0], r[-1]) for r in rows[1:]] == [("leejo", "yes")]
+
+
+def test_the_same_file_name_in_two_folders_may_be_two_people(quick_course, tmp_path):
+    first = write_files(tmp_path / "sec1", ["alice.py"])
+    second = write_files(tmp_path / "sec2", ["alice.py"], REFERENCE)
+    with pytest.raises(CourseError, match="sec1/alice.py and .*sec2/alice.py both give"):
+        collect([first, second], quick_course, tmp_path / "unpacked")
+
+
+def test_a_stray_file_leaves_canvas_names_readable(quick_course, tmp_path):
+    folder = write_files(tmp_path / "canvas", ["smithjane_LATE_1001_1_backprop.py",
+                                                "backprop.py"])
+    found = collect([folder], quick_course, tmp_path / "unpacked")
+    assert [(s.student, s.late) for s in found] == [("backprop", False), ("smithjane", True)]
+
+
+@pytest.mark.parametrize("make", [os.mkdir, os.mkfifo])
+def test_a_submission_that_is_not_a_regular_file_is_refused(quick_course, tmp_path, make):
+    place = tmp_path / "submitted" / "bob" / quick_course.assignment
+    place.mkdir(parents=True)
+    make(place / quick_course.student_file)
+    with pytest.raises(CourseError, match="is not a regular file"):
+        collect([tmp_path / "submitted"], quick_course, tmp_path / "unpacked")

@@ -16,6 +16,10 @@ Hidden tests never trust what the student reports:
   of one run with its own returned weights would not be, since they are one
   update apart (a gap of about 0.1% after 400 epochs here, but up to 9% after
   20 or 40);
+- the weights must come from gradient descent: train(epochs=E + 1) is one
+  step of the reference's forward, backward and update away from
+  train(epochs=E), for E = 1 and E = 20, so no other way of fitting passes
+  (the student's own functions are not asked: they could collude with train);
 - repeatable means the weights come from the seed and the data: the same seed
   twice gives the same weights, another seed or other targets other weights.
 """
@@ -54,8 +58,23 @@ def run_train(train, x, y, hidden_size, lr, epochs, seed):
     return params, reported
 
 
-@test_case(points=3)
+@test_case(points=1)
 def train_returns_params_and_one_loss_per_epoch(train):
     """train(x, y, epochs=5) returns (params, losses) with 5 losses"""
     x, y = curve()
     run_train(train, x, y, hidden_size=6, lr=0.5, epochs=5, seed=0)
+
+
+@test_case(points=2)
+def train_loss_falls(train):
+    """over 300 epochs (lr = 0.2) the loss falls below half of where it started"""
+    x, y = curve()
+    params, losses = run_train(train, x, y, hidden_size=6, lr=0.2, epochs=300, seed=0)
+    a1 = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
+    end = float(np.mean((y - (a1 @ params["W2"] + params["b2"])) ** 2))
+    assert losses[-1] < 0.5 * losses[0] and end < 0.5 * losses[0], (
+        f"the losses train reports go from {losses[0]:.3g} to {losses[-1]:.3g}, and the "
+        f"weights it returns have a loss of {end:.3g}; both should fall below half the "
+        "first loss. Check that every epoch runs forward, mse, backward and update, and "
+        "keeps the weights update returns"
+    )

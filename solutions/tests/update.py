@@ -14,12 +14,12 @@ name = "update"
 import numpy as np
 from otter.test_files import test_case
 
-from autograder.checks import as_dict, expect_close
+from autograder.checks import as_dict, as_params, copy_of, expect_close, expect_unchanged
 
 KEYS = ["W1", "b1", "W2", "b2"]
 
 
-@test_case(points=3)
+@test_case(points=2)
 def update_small_example(update):
     """one step with lr = 0.1 moves each value against its gradient"""
     params = {"W1": np.array([[1.0]]), "b1": np.array([0.0]),
@@ -32,8 +32,21 @@ def update_small_example(update):
         expect_close(new[key], expected[key], f"new_params[{key!r}]", reveal=True)
 
 
+@test_case(points=1)
+def update_leaves_its_inputs_unchanged(update):
+    """update returns new arrays and leaves params and grads as they were (no -=)"""
+    params = {"W1": np.array([[1.0, 2.0]]), "b1": np.array([0.0, 1.0]),
+              "W2": np.array([[2.0], [-1.0]]), "b2": np.array([-1.0])}
+    grads = {key: np.ones_like(value) for key, value in params.items()}
+    before = copy_of((params, grads))
+    shapes = {key: value.shape for key, value in params.items()}
+    as_params(update(params, grads, 0.5), shapes, "update(params, grads, 0.5)")
+    expect_unchanged(before[0], params, "params")
+    expect_unchanged(before[1], grads, "grads")
+
+
 ### BEGIN HIDDEN TESTS
-from autograder.checks import copy_of, expect_shape, expect_unchanged, on_copies, random_params
+from autograder.checks import expect_shape, on_copies, random_params
 from solutions import backprop as ref
 
 

@@ -22,6 +22,12 @@ Conventions used everywhere in this file (the grader relies on them):
 * No function changes the arrays or dicts it is given: compute new ones.
 * Only ``mse`` and ``mse_grad`` divide by the number of values. Every other
   gradient is a plain sum over the samples.
+
+How to hand in: check your work with ``python -m autograder check backprop.py``
+until every public test passes, then hand in this one file (or the notebook, if
+you worked there), with the function names and arguments unchanged: upload it
+on Canvas, press Submit in nbgrader's Assignments tab, or upload it to the
+Gradescope assignment. Hidden tests then check more cases.
 """
 
 import numpy as np
@@ -66,7 +72,9 @@ def mse_grad(y_true, y_pred):
         dL/dy_pred_i = 2 * (y_pred_i - y_true_i) / N
 
     It tells each prediction which way to move to lower the loss, and how hard:
-    a prediction that is too high gets a positive gradient.
+    a prediction that is too high gets a positive gradient. The 2 comes from
+    the square: nudge an error e by a tiny h and e**2 grows by about 2 * e * h,
+    so the slope of e**2 is 2e.
 
     Inputs:
     - y_true: array of shape (n,) or (n, k), the correct values.
@@ -82,16 +90,18 @@ def mse_grad(y_true, y_pred):
 def sigmoid(z):
     """The sigmoid activation, applied to every element: 1 / (1 + e**(-z)).
 
-    It squashes any number into the range (0, 1): large negative numbers give
-    values near 0, large positive numbers values near 1, and sigmoid(0) = 0.5.
+    It squashes any number into the range from 0 to 1: large negative numbers
+    give values near 0, large positive numbers values near 1, and
+    sigmoid(0) = 0.5. Mathematically it never reaches 0 or 1, but a float
+    does: for very large inputs the exact answer rounds to 0.0 or 1.0.
 
     Inputs:
     - z: array of any shape.
 
     Returns:
-    - s: array of the same shape as z, every value between 0 and 1.
-      It must give 1 and 0 (never nan) for very large inputs such as
-      z = 1000 and z = -1000, where e**1000 is too big for a float.
+    - s: array of the same shape as z, every value from 0 to 1. For very
+      large inputs such as z = 1000 and z = -1000, where e**1000 is too big
+      for a float, it must give 1.0 and 0.0 (never nan).
     """
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

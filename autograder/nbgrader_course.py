@@ -1,0 +1,256 @@
+"""An nbgrader course after our grade, as ``nbgrader autograde`` would leave it.
+
+Our grader replaces nbgrader's autograde, which runs student code unconfined. For
+each student whose grades changed, nbgrader's own API and preprocessors put our
+results where nbgrader's tools look:
+
+1. the notebook: the submitted notebook, sanitised as autograde does it
+   (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+   CheckCellMetadata); then each exercise's grade cell gets our per-case results as
+   printed text and the exercise's score as its value, which nbgrader reads as
+   partial credit;
+2. autograded/<student>/<assignment>/: the submitted files and that notebook,
+   read-only, as autograde leaves them;
+3. the gradebook: the student, the submission with the time in its timestamp.txt
+   (``update_or_create_submission`` makes every grade and comment row), then the
+   scores by SaveAutoGrades and AssignLatePenalties run on the notebook.
+
+Formgrader, ``nbgrader export``, ``generate_feedback`` and ``release_feedback`` then
+work as after autograde. A student whose scores and timestamp are already in the
+gradebook is left alone, so manual grades and comments made in formgrader stay.
+Outside a course the same grades go to OUT/gradebook.db (step 3 only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbgrader import utils
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from autograder import gradebook
+from autograder.course import Course, CourseError, Exercise
+
+SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+SAVE = (SaveAutoGrades, AssignLatePenalties)
+
+
+@dataclass(frozen=True)
+class _Student:
+    """One student's grades as nbgrader keeps them: a score and a text per grade cell."""
+
+    id: str
+    scores: dict[str, float]
+    texts: dict[str, str]
+    timestamp: datetime | None
+
+
+def write(course: Course, out: Path, saved: dict[str, dict], path: Path | None = None) -> Path:
+    """Our saved results into an nbgrader gradebook: an nbgrader course's when path is
+    COURSE/gradebook.db (with autograded/), else OUT/gradebook.db."""
+    _put_alembic_on_path()
+    root = path.parent if path else None
+    path = path or out / "gradebook.db"
+    url = f"sqlite:///{path}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
+        with Gradebook(url) as book:
+            if root:
+                _course_cells(book, course, path)
+            else:
+                _exercise_cells(book, course)
+        for student in saved:
+            grades = _grades(course, out, student, root)
+            if not _up_to_date(url, course, grades, root):
+                _autograde(url, course, grades, root)
+    return path
+
+
+def _put_alembic_on_path() -> None:
+    """nbgrader runs the `alembic` command by name; it sits beside our Python."""
+    if shutil.which("alembic") is None:
+        os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+
+
+def _stem(course: Course) -> str:
+    return Path(course.student_file).stem
+
+
+def _course_cells(book: Gradebook, course: Course, path: Path) -> None:
+    """An nbgrader course's notebook must have one grade cell per exercise, made by
+    `nbgrader generate_assignment` from the source notebook `release --nbgrader` wrote."""
+    redo = (f"run `python -m autograder release --nbgrader {path.parent}`, then "
+            f"`nbgrader generate_assignment {course.assignment} --force` in that folder")
+    try:
+        notebook = book.find_notebook(_stem(course), course.assignment)
+    except MissingEntry:
+        raise CourseError(f"{path}: has no notebook {_stem(course)!r} in assignment "
+                          f"{course.assignment!r}; {redo}") from None
+    cells = sorted(cell.name for cell in notebook.grade_cells)
+    if cells != sorted(ex.id for ex in course.exercises):
+        raise CourseError(f"{path}: the grade cells of {course.assignment} are {cells}, not "
+                          f"one per exercise of course.yaml; {redo}")
+
+
+def _exercise_cells(book: Gradebook, course: Course) -> None:
+    """Outside a course: the assignment, its notebook and a grade cell per exercise, made
+    again from scratch when course.yaml's exercises changed."""
+    ids = {ex.id for ex in course.exercises}
+    try:
+        old = {cell.name for cell in book.find_notebook(_stem(course),
+                                                        course.assignment).grade_cells}
+    except MissingEntry:
+        old = ids
+    if old - ids:
+        book.remove_assignment(course.assignment)
+    book.update_or_create_assignment(course.assignment)
+    book.update_or_create_notebook(_stem(course), course.assignment)
+    for exercise in course.exercises:
+        book.update_or_create_grade_cell(exercise.id, _stem(course), course.assignment,
+                                         max_score=exercise.points, cell_type="code")
+
+
+def _grades(course: Course, out: Path, student: str, root: Path | None) -> _Student:
+    """A student's score and per-case text for each exercise, from results/<student>.json."""
+    result = json.loads(gradebook.result_path(out, student).read_text(encoding="utf-8"))
+    extra = result["extra_data"]
+    tests: dict[str, list[dict]] = {}
+    for case, test in zip(extra["cases"], result["tests"]):
+        tests.setdefault(case["id"].partition(".")[0], []).append(test)
+    status = result["output"] if extra["status"] != "ok" else ""
+    scores = {ex.id: float(extra["exercises"].get(ex.id, 0.0)) for ex in course.exercises}
+    texts = {ex.id: _text(ex, scores[ex.id], tests.get(ex.id, []), status)
+             for ex in course.exercises}
+    timestamp = _timestamp(_submitted(root, course, student)) if root else None
+    return _Student(student, scores, texts, timestamp)
+
+
+def _text(exercise: Exercise, score: float, tests: list[dict], status: str) -> str:
+    """What a grade cell prints: the exercise's score, then every case, with the message
+    of each one that failed."""
+    lines = [f"{exercise.title}: {score:g}/{exercise.points:g} points "
+             "(every test case, hidden ones included)", *([status] if status else [])]
+    for test in tests:
+        passed = test["score"] == test["max_score"]
+        lines.append(f"{'✓' if passed else '✗'} {test['name']} "
+                     f"({test['score']:g}/{test['max_score']:g})")
+        if not passed:
+            lines += [f"    {line}" for line in test["output"].splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def _submitted(root: Path, course: Course, student: str) -> Path:
+    return root / "submitted" / student / course.assignment
+
+
+def _autograded(root: Path, course: Course, student: str) -> Path:
+    return root / "autograded" / student / course.assignment
+
+
+def _timestamp(folder: Path) -> datetime | None:
+    """The submission's time from timestamp.txt (written at submit), read as nbgrader
+    reads it; None when it is missing or unreadable."""
+    try:
+        return utils.parse_utc((folder / "timestamp.txt").read_text().strip() or None)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
+def _up_to_date(url: str, course: Course, grades: _Student, root: Path | None) -> bool:
+    """The gradebook already has these scores and this timestamp (and, in a course, the
+    autograded notebook exists): then it is left as it is."""
+    if root and not (_autograded(root, course, grades.id) / f"{_stem(course)}.ipynb").is_file():
+        return False
+    with Gradebook(url) as book:
+        try:
+            submission = book.find_submission(course.assignment, grades.id)
+        except MissingEntry:
+            return False
+        scores = {grade.name: grade.auto_score for grade in submission.notebooks[0].grades}
+        return scores == grades.scores and submission.timestamp == grades.timestamp
+
+
+def _autograde(url: str, course: Course, grades: _Student, root: Path | None) -> None:
+    resources = {"nbgrader": {"notebook": _stem(course), "assignment": course.assignment,
+                              "student": grades.id, "db_url": url}}
+    notebook = _notebook(course, grades, root, resources) if root else _grade_cells(course)
+    _fill(notebook, grades)
+    if root:
+        _write_autograded(root, course, grades.id, notebook)
+    with Gradebook(url) as book:
+        book.update_or_create_student(grades.id)
+        book.update_or_create_submission(course.assignment, grades.id,
+                                         timestamp=grades.timestamp)
+    for step in SAVE:
+        notebook, resources = step().preprocess(notebook, resources)
+
+
+def _notebook(course: Course, grades: _Student, root: Path, resources: dict):
+    """The student's notebook sanitised by nbgrader; only our grade cells when there is
+    none (a .py was graded) or it cannot be sanitised (damaged, or tampered with)."""
+    path = _submitted(root, course, grades.id) / f"{_stem(course)}.ipynb"
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        for step in SANITIZE:
+            notebook, resources = step().preprocess(notebook, resources)
+    except Exception:  # the notebook is the student's: whatever is wrong with it
+        return _grade_cells(course)
+    present = {cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
+               if utils.is_grade(cell)}
+    notebook.cells += [cell for cell in _grade_cells(course).cells
+                       if cell.metadata["nbgrader"]["grade_id"] not in present]
+    return notebook
+
+
+def _grade_cells(course: Course):
+    """A notebook of one grade cell per exercise, for our results alone."""
+    cells = [new_code_cell(f"# {exercise.title}: graded by python -m autograder", metadata={
+        "nbgrader": {"grade": True, "grade_id": exercise.id, "points": exercise.points,
+                     "locked": True, "solution": False, "task": False, "schema_version": 3}})
+        for exercise in course.exercises]
+    return new_notebook(cells=cells)
+
+
+def _fill(notebook, grades: _Student) -> None:
+    """Each exercise's grade cell prints our per-case results and shows its score."""
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and utils.is_grade(cell) and grade_id in grades.scores:
+            cell.outputs = [
+                new_output("stream", name="stdout", text=grades.texts[grade_id]),
+                new_output("execute_result", execution_count=None,
+                           data={"text/plain": f"{grades.scores[grade_id]:g}"})]
+
+
+def _write_autograded(root: Path, course: Course, student: str, notebook) -> None:
+    """autograded/<student>/<assignment>/: the submitted files (not links, not notebooks)
+    and the graded notebook, read-only as nbgrader leaves them."""
+    folder = _autograded(root, course, student)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    submitted = _submitted(root, course, student)
+    for path in sorted(submitted.iterdir()) if submitted.is_dir() else ():
+        if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
+            shutil.copyfile(path, folder / path.name)
+    nbformat.write(notebook, folder / f"{_stem(course)}.ipynb")
+    for path in folder.iterdir():
+        path.chmod(0o444)

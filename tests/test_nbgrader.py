@@ -1,0 +1,270 @@
+"""An nbgrader course: nbgrader's own commands around our grade, and the gradebook.
+
+The course goes through a local exchange as on JupyterHub: generate_assignment,
+release_assignment, fetch_assignment and submit for two students, collect; then our
+grade; then export, generate_feedback, release_feedback and formgrader's API.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+from test_batch import BUGGY, REFERENCE, grade, make_class, results
+
+from autograder.cli import main
+from autograder.submissions import nbgrader_gradebook
+
+COURSE_YAML = str(ROOT / "course.yaml")
+COURSE_ID = "course"  # release --nbgrader names the course after its folder
+STUDENTS = {"alice": (), "bob": ("update", "train")}  # the functions each leaves as stubs
+EXERCISES = ("mse", "forward", "backprop", "update", "train")
+CLASS = {"ada": REFERENCE, "di": BUGGY / "update_adds_gradient.py"}
+
+
+@dataclass(frozen=True)
+class Classroom:
+    root: Path
+    course: Path
+    out: Path
+    environment: dict
+
+    def nbgrader(self, folder: Path, *args: str) -> None:
+        """`nbgrader ARGS` run in folder, in this process as nbgrader's own tests run it
+        (a new process would spend seconds importing nbgrader)."""
+        from jupyter_core.application import NoStart
+        from nbgrader.apps import NbGraderApp
+
+        saved = os.environ.copy(), os.getcwd(), list(sys.path)
+        os.environ.update(self.environment)
+        os.chdir(folder)
+        app = NbGraderApp.instance()
+        try:
+            app.initialize(list(args))
+            app.start()
+        except NoStart:  # the subcommand ran during initialize
+            pass
+        except SystemExit as stop:  # nbgrader's way to fail
+            pytest.fail(f"nbgrader {' '.join(args)} exited with {stop.code}")
+        finally:
+            app.reset()
+            os.environ.clear()
+            os.environ.update(saved[0])
+            os.chdir(saved[1])
+            sys.path[:] = saved[2]
+
+    def grade(self, *options: str) -> None:
+        """README's `grade` step, run in the course's folder."""
+        cwd = os.getcwd()
+        os.chdir(self.course)
+        try:
+            assert main(["--course", COURSE_YAML, "grade", "submitted", "--out", "results",
+                         "--jobs", "2", *options]) == 0
+        finally:
+            os.chdir(cwd)
+
+    def ours(self, student: str) -> dict:
+        return json.loads((self.out / "results" / f"{student}.json").read_text())
+
+    def api(self):
+        from nbgrader.apps import NbGraderAPI
+        from nbgrader.coursedir import CourseDirectory
+        from traitlets.config import Config
+
+        config = Config()
+        config.CourseDirectory.root = str(self.course)
+        config.CourseDirectory.course_id = COURSE_ID
+        config.Exchange.root = str(self.root / "exchange")
+        return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+    def copy(self, name: str) -> Classroom:
+        """The course and our results copied, for a test that changes them."""
+        root = self.root.parent / f"{self.root.name}-{name}"
+        shutil.copytree(self.root, root, symlinks=True)
+        return Classroom(root, root / "course", root / "course" / "results", self.environment)
+
+
+def solve(notebook: Path, source: Path, stubs: tuple[str, ...]) -> None:
+    """A student's work: each solution cell from the source notebook, but the stubs."""
+    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+               for cell in nbformat.read(source, 4).cells}
+    work = nbformat.read(notebook, 4)
+    for cell in work.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and not any(f"def {name}(" in cell.source for name in stubs):
+            cell.source = answers[meta["grade_id"]]
+    nbformat.write(work, notebook)
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory) -> Classroom:
+    """README's steps, with students fetching and submitting through a local exchange."""
+    root = tmp_path_factory.mktemp("nbgrader")
+    course = root / "course"
+    (root / "exchange").mkdir(mode=0o777)
+    (root / "jupyter").mkdir()  # the machine's nbgrader settings: where the exchange is
+    (root / "jupyter" / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.Exchange.root = {str(root / 'exchange')!r}\n")
+    environment = {"JUPYTER_CONFIG_DIR": str(root / "jupyter"),  # and alembic on the PATH:
+                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    room = Classroom(root, course, course / "results", environment)
+    assert main(["--course", COURSE_YAML, "release", "--out", str(root / "release"),
+                 "--nbgrader", str(course)]) == 0
+    room.nbgrader(course, "generate_assignment", "backprop")
+    room.nbgrader(course, "release_assignment", "backprop")
+    for student, stubs in STUDENTS.items():
+        home = root / student
+        home.mkdir()
+        room.nbgrader(home, "fetch_assignment", "backprop", "--course", COURSE_ID)
+        solve(home / "backprop" / "backprop.ipynb",
+              course / "source" / "backprop" / "backprop.ipynb", stubs)
+        room.nbgrader(home, "submit", "backprop", "--course", COURSE_ID, "--student", student)
+    room.nbgrader(course, "collect", "backprop")
+    room.grade()
+    room.nbgrader(course, "export")
+    room.nbgrader(course, "generate_feedback", "backprop")
+    room.nbgrader(course, "release_feedback", "backprop")
+    return room
+
+
+def test_release_writes_a_course_nbgrader_can_use(classroom):
+    config = classroom.course / "nbgrader_config.py"
+    assert f"course_id = {COURSE_ID!r}" in config.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (config, classroom.course / "source" / "backprop" / "backprop.ipynb"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_autograded_notebooks_hold_our_results_in_their_grade_cells(classroom):
+    for student in STUDENTS:
+        folder = classroom.course / "autograded" / student / "backprop"
+        assert (folder / "timestamp.txt").read_text() == (
+            classroom.course / "submitted" / student / "backprop" / "timestamp.txt").read_text()
+        cells = {cell.metadata["nbgrader"]["grade_id"]: cell
+                 for cell in nbformat.read(folder / "backprop.ipynb", 4).cells
+                 if cell.metadata.get("nbgrader", {}).get("grade")}
+        assert sorted(cells) == sorted(EXERCISES)
+        ours = classroom.ours(student)
+        for exercise, cell in cells.items():
+            [result] = [o for o in cell.outputs if o.output_type == "execute_result"]
+            assert float(result.data["text/plain"]) == ours["extra_data"]["exercises"][exercise]
+        printed = "".join(o.text for cell in cells.values() for o in cell.outputs
+                          if o.output_type == "stream")
+        for test in ours["tests"]:
+            assert test["name"] in printed
+            assert test["score"] or test["output"].splitlines()[0] in printed
+
+
+def test_formgrader_shows_our_scores_as_autograded(classroom):
+    api = classroom.api()
+    submissions = {s["student"]: s for s in api.get_submissions("backprop")}
+    notebooks = {n["student"]: n for n in api.get_notebook_submissions("backprop", "backprop")}
+    assert (classroom.ours("alice")["score"], 0 < classroom.ours("bob")["score"] < 100) == (
+        100, True)
+    for student in STUDENTS:
+        score = classroom.ours(student)["score"]
+        submission = api.get_submission("backprop", student)
+        assert submissions[student]["score"] == submission["score"]
+        assert (submission["autograded"], submission["needs_manual_grade"]) == (True, False)
+        assert (submission["score"], submission["max_score"]) == (pytest.approx(score), 100)
+        assert submission["timestamp"] is not None
+        assert notebooks[student]["score"] == pytest.approx(score)
+        assert notebooks[student]["needs_manual_grade"] is False
+
+
+def test_export_has_our_scores_and_the_timestamps(classroom):
+    with open(classroom.course / "grades.csv", newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    for student in STUDENTS:
+        assert float(rows[student]["score"]) == classroom.ours(student)["score"]
+        assert rows[student]["timestamp"]
+
+
+def test_feedback_shows_our_scores_and_text(classroom):
+    ours = classroom.ours("bob")
+    page = (classroom.course / "feedback" / "bob" / "backprop" / "backprop.html").read_text()
+    assert f"Score: {ours['score']:g}" in page or f"{ours['score']:.1f}" in page
+    failed = next(t for t in ours["tests"] if not t["score"])
+    assert failed["name"] in page
+    released = list((classroom.root / "exchange" / COURSE_ID / "feedback").glob("*.html"))
+    assert len(released) == len(STUDENTS)
+
+
+def test_nbgrader_commands_still_work_after_our_grade(classroom):
+    classroom.nbgrader(classroom.course, "generate_assignment", "backprop", "--force")
+    classroom.nbgrader(classroom.course, "autograde", "backprop")  # all done: skips
+    api = classroom.api()
+    for student in STUDENTS:
+        assert api.get_submission("backprop", student)["score"] == pytest.approx(
+            classroom.ours(student)["score"])
+
+
+def test_a_manual_grade_survives_a_regrade_of_unchanged_files(classroom):
+    room = classroom.copy("manual")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{room.course / 'gradebook.db'}") as book:
+        book.find_grade("update", "backprop", "backprop", "bob").manual_score = 4
+        cell = book.find_notebook("backprop", "backprop").solution_cells[0].name
+        book.find_comment(cell, "backprop", "backprop", "bob").manual_comment = "See me."
+        book.db.commit()
+    room.grade()
+    with Gradebook(f"sqlite:///{room.course / 'gradebook.db'}") as book:
+        assert book.find_grade("update", "backprop", "backprop", "bob").manual_score == 4
+        assert book.find_comment(cell, "backprop", "backprop", "bob").manual_comment == "See me."
+        assert book.find_submission("backprop", "alice").score == 100
+
+
+def test_nbgrader_autograde_first_then_our_grade_force_gives_ours(classroom):
+    room = classroom.copy("theirs-first")
+    shutil.rmtree(room.course / "autograded")
+    room.nbgrader(room.course, "autograde", "backprop", "--student", "bob", "--force")
+    room.grade("--force")
+    api = room.api()
+    for student in STUDENTS:
+        submission = api.get_submission("backprop", student)
+        assert submission["score"] == pytest.approx(room.ours(student)["score"])
+        assert (submission["autograded"], submission["needs_manual_grade"]) == (True, False)
+
+
+@pytest.mark.parametrize("files, found", [
+    (("nbgrader_config.py",), True),
+    (("gradebook.db",), True),
+    ((), False),
+])
+def test_which_course_gradebook_grade_writes(tmp_path, files, found):
+    (tmp_path / "submitted").mkdir()
+    for name in files:
+        (tmp_path / name).touch()
+    expected = tmp_path / "gradebook.db" if found else None
+    assert nbgrader_gradebook([tmp_path / "submitted"]) == expected
+
+
+def test_outside_a_course_the_gradebook_has_one_grade_cell_per_exercise(quick_course,
+                                                                        tmp_path):
+    out = tmp_path / "out"
+    grade(quick_course, make_class(tmp_path / "class", CLASS), out)
+    from nbgrader.api import Gradebook
+
+    saved = results(out)
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as book:
+        assignment = book.find_assignment("backprop")
+        assert assignment.max_score == 100
+        assert sorted(c.name for c in assignment.notebooks[0].grade_cells) == sorted(EXERCISES)
+        for student, result in saved.items():
+            submission = book.find_submission("backprop", student)
+            assert submission.score == pytest.approx(result["score"])
+            assert submission.needs_manual_grade is False
+            grade_cell = book.find_grade("update", "backprop", "backprop", student)
+            assert grade_cell.score == result["extra_data"]["exercises"]["update"]
+    assert sorted(saved) == sorted(CLASS)
+

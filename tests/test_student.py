@@ -1,0 +1,119 @@
+"""The student's side: what `check` loads, what it finds and what it shows."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from autograder.cli import main
+from autograder.course import load_course
+from autograder.diagnosis import load_catalogue
+from autograder.verdicts import load_suites, run_submission
+
+MISTAKES = load_catalogue(load_course(ROOT / "course.yaml")).mistakes
+
+HEAVY = ["otter.api", "nbconvert", "nbformat", "pandas", "jsonschema"]
+
+LOAD_THEN_IMPORT_OTTER = f"""
+import json, sys
+from autograder.cli import main
+from autograder.course import load_course
+from autograder.verdicts import load_suites
+suites = load_suites(load_course({str(ROOT / "course.yaml")!r}), public_only=True)
+heavy = sorted(name for name in {HEAVY!r} if name in sys.modules)
+import otter, otter.test_files
+same = otter.test_files.ExceptionTestFile is type(suites[0].test_file)
+print(json.dumps([heavy, len(suites), hasattr(otter, "Notebook"), same]))
+"""
+
+
+def test_loading_the_test_files_leaves_out_otters_heavy_imports():
+    """otter's own parser reads the test files, but otter's package __init__ (otter.api,
+    nbconvert, pandas) and nbformat stay unimported until someone imports otter itself."""
+    done = subprocess.run([sys.executable, "-c", LOAD_THEN_IMPORT_OTTER], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    heavy, count, notebook, same = json.loads(done.stdout)
+    assert heavy == [] and count == 5
+    assert notebook and same, "a later `import otter` must get the real package"
+
+
+@pytest.fixture(scope="module")
+def public_suites(course):
+    return load_suites(course, public_only=True)
+
+
+def failed_public_cases(course, public_suites, zygote, path) -> list[tuple[str, str]]:
+    """(exercise, case) of every public case the file fails."""
+    run = run_submission(course, public_suites, path, zygote)
+    return [(v.exercise, v.name) for v in run.verdicts if not v.passed]
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
+def test_every_catalogued_mistake_fails_a_public_case(course, public_suites, zygote, mistake,
+                                                       tmp_path):
+    """check finds every catalogued mistake, unless the catalogue says why it cannot
+    (`public: never`, with the reason)."""
+    path = tmp_path / f"{mistake.id}.py"
+    path.write_text(mistake.source)
+    failed = failed_public_cases(course, public_suites, zygote, path)
+    if mistake.hidden_only:
+        assert failed == [], f"{mistake.id} is listed as hidden only, but check finds it"
+    else:
+        assert failed, f"{mistake.id} passes every public case"
+
+
+# Bugs a beginner makes that check once missed, written the way students write them.
+MISSED = {
+    "mse_and_mse_grad_divide_by_rows": [
+        ("mse", "return float(np.mean((y_true - y_pred) ** 2))",
+         "return float(np.sum((y_true - y_pred) ** 2) / y_true.shape[0])"),
+        ("mse_grad", "return 2.0 * (y_pred - y_true) / y_pred.size",
+         "return 2.0 * (y_pred - y_true) / y_pred.shape[0]")],
+    "backward_takes_sigmoid_grad_of_a1": [
+        ("backward", 'g_z1 = g_a1 * sigmoid_grad(cache["z1"])',
+         'g_z1 = g_a1 * sigmoid_grad(cache["a1"])')],
+    "update_subtracts_in_place": [
+        ("update", "return {key: params[key] - lr * grads[key] for key in params}",
+         "for key in params:\n        params[key] -= lr * grads[key]\n    return params")],
+    "update_copies_then_subtracts_in_place": [
+        ("update", "return {key: params[key] - lr * grads[key] for key in params}",
+         "new_params = params.copy()\n    for key in new_params:\n"
+         "        new_params[key] -= lr * grads[key]\n    return new_params")],
+    "train_discards_what_update_returns": [
+        ("train", "params = update(params, grads, lr)", "update(params, grads, lr)")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MISSED))
+def test_the_bugs_check_once_missed_fail_a_public_case(course, public_suites, zygote, name,
+                                                       tmp_path):
+    source = (ROOT / "solutions" / "backprop.py").read_text()
+    for _, old, new in MISSED[name]:
+        assert source.count(old) == 1
+        source = source.replace(old, new)
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    failed = failed_public_cases(course, public_suites, zygote, path)
+    exercises = {function: ex.id for ex in course.exercises for function in ex.functions}
+    own = {exercises[function] for function, _, _ in MISSED[name]}
+    assert own <= {exercise for exercise, _ in failed}, failed
+
+
+def test_check_shows_the_students_prints_and_the_likely_cause(course, tmp_path, capsys):
+    source = (ROOT / "solutions" / "backprop.py").read_text()
+    old = "    return {key: params[key] - lr * grads[key] for key in params}\n"
+    new = ("    print('shapes:', {key: value.shape for key, value in params.items()})\n"
+           "    for key in params:\n        params[key] -= lr * grads[key]\n"
+           "    return params\n")
+    path = tmp_path / "mine.py"
+    path.write_text(source.replace(old, new))
+    assert main(["--course", str(ROOT / "course.yaml"), "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "What your code printed" in out
+    assert "shapes: {'W1': (1, 1)" in out
+    explain = next(m.explain for m in MISTAKES if m.id == "update_modifies_inputs")
+    assert f"Likely cause: {explain}" in out

@@ -1,0 +1,140 @@
+"""The student's side as a student meets it: the wheel `release` builds, installed into a
+fresh venv outside this repository, and only the student files beside it. `check` runs
+from the shell and from the notebook's check cells, on the stub, the reference and a
+buggy file.
+
+pip may download from PyPI the first time; its own cache (and --no-compile) keeps a
+rerun under about a minute.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, SUBMISSIONS
+
+from autograder.release import build_student_wheel, reference_notebook, write_student_files
+
+IN_PLACE_UPDATE = SUBMISSIONS / "buggy" / "update_modifies_params.py"
+
+EXECUTE = """
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+notebook = nbformat.read(sys.argv[1], as_version=4)
+error = ""
+try:
+    NotebookClient(notebook, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": sys.argv[2]}}).execute()
+except CellExecutionError as failure:
+    error = str(failure)
+texts = [output.get("text") or output.get("data", {}).get("text/plain", "")
+         for cell in notebook.cells if cell.cell_type == "code"
+         for output in cell.get("outputs", [])]
+print(json.dumps({"error": error, "outputs": texts}))
+"""
+
+
+@dataclass(frozen=True)
+class Student:
+    folder: Path  # the student files, and nothing of this repository
+    python: Path  # the fresh venv's python
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        environment = {k: v for k, v in os.environ.items()
+                       if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
+        return subprocess.run([str(self.python), *args], cwd=self.folder, text=True,
+                              capture_output=True, env=environment, timeout=600)
+
+    def check(self, name: str) -> subprocess.CompletedProcess:
+        return self.run("-m", "autograder", "check", name)
+
+    def execute(self, notebook: str) -> dict:
+        done = self.run("-c", EXECUTE, notebook, str(self.folder))
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+def function_source(path: Path, name: str) -> str:
+    text = path.read_text()
+    node = next(n for n in ast.parse(text).body
+                if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(text, node)
+
+
+@pytest.fixture(scope="module")
+def student(course, tmp_path_factory) -> Student:
+    home = tmp_path_factory.mktemp("student-home")
+    assert ROOT not in home.parents
+    wheel = build_student_wheel(course, home / "release")
+    write_student_files(course, home / "release" / "student")
+    folder = shutil.copytree(home / "release" / "student", home / "work")
+    shutil.copy(ROOT / "solutions" / "backprop.py", folder / "mine.py")
+    shutil.copy(IN_PLACE_UPDATE, folder / "buggy.py")
+    nbformat.write(reference_notebook(course), folder / "solved.ipynb")
+    buggy = reference_notebook(course)
+    cell = next(c for c in buggy.cells if c.source.startswith("def update("))
+    cell.source = function_source(IN_PLACE_UPDATE, "update")
+    nbformat.write(buggy, folder / "buggy.ipynb")
+    venv = home / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile",
+                    str(wheel), "ipykernel"], check=True, capture_output=True)
+    return Student(folder, python)
+
+
+def test_the_install_holds_nothing_of_the_instructor(student):
+    done = student.run("-c", "import autograder, pathlib; "
+                       "print(pathlib.Path(autograder.__file__).parent)")
+    package = Path(done.stdout.strip())
+    assert ROOT not in package.parents
+    files = {p.relative_to(package).as_posix() for p in package.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    assert "student/course.yaml" in files
+    assert not [f for f in files if "solutions" in f or f.endswith("mistakes.yaml")]
+    for test_file in package.glob("student/tests/*.py"):
+        assert "hidden=True" not in test_file.read_text()
+
+
+def test_check_from_the_shell(student):
+    stub = student.check("backprop.py")
+    assert stub.returncode == 1, stub.stderr
+    assert "mse is not written yet" in stub.stdout
+    assert "0 of 5 exercises pass" in stub.stdout
+    solved = student.check("mine.py")
+    assert solved.returncode == 0, solved.stdout + solved.stderr
+    assert "5 of 5 exercises pass" in solved.stdout
+    buggy = student.check("buggy.py")
+    assert buggy.returncode == 1, buggy.stderr
+    assert "4 of 5 exercises pass" in buggy.stdout
+    assert "✘ The gradient-descent update" in buggy.stdout
+    assert "Likely cause: Your update changes the params it was given" in buggy.stdout
+    notebook = student.check("solved.ipynb")
+    assert notebook.returncode == 0, notebook.stdout + notebook.stderr
+
+
+def test_check_from_the_notebook(student):
+    stub = student.execute("backprop.ipynb")
+    assert "NotImplementedError" in stub["error"]
+    assert 'check("mse", globals())' in stub["error"]
+    solved = student.execute("solved.ipynb")
+    assert solved["error"] == ""
+    checks = [text for text in solved["outputs"] if "public tests pass" in text]
+    assert len(checks) == 5 and not [text for text in checks if "❌" in text]
+    buggy = student.execute("buggy.ipynb")
+    assert buggy["error"] == ""
+    failed = [text for text in buggy["outputs"] if "❌" in text]
+    assert len(failed) == 1 and "gradient-descent update" in failed[0]
+    assert "Likely cause: Your update changes the params it was given" in failed[0]
