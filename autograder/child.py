@@ -128,8 +128,10 @@ def _run_notebook(path, namespace):
         if magics:
             notes.append(f"code cell {number}: skipped {len(magics)} IPython magic or shell "
                          "line(s)")
+        first = next((line.strip() for line in lines if line.strip()), "")[:60]
         try:
-            exec(compile("\n".join(lines), f"code cell {number}", "exec"), namespace)
+            exec(compile("\n".join(lines), f"code cell {number} (starting `{first}`)", "exec"),
+                 namespace)
         except BaseException as error:  # one broken cell must not hide the others
             fault = _fault(error, path)
             notes.append(f"code cell {number} failed: {fault['message']}"

@@ -52,8 +52,7 @@ def results_json(result: StudentResult, extra: dict) -> dict:
         for ex in result.exercises
         for case in ex.cases
     ]
-    output = text.terminal(" ".join(filter(None, [result.message, result.load_message])),
-                           limit=text.MESSAGE_CHARS)
+    output = text.one_line(" ".join(filter(None, [result.message, result.load_message])))
     return {
         "score": result.score,
         "output": output,

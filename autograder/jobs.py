@@ -27,8 +27,8 @@ from autograder.confine import die_with_parent
 from autograder.course import CAUSES, Course, CourseError
 from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.feedback import write_feedback
+from autograder.forkserver import Zygote
 from autograder.report import write_report
-from autograder.sandbox import Worker, Zygote
 from autograder.scores import StudentResult, score_run
 from autograder.submissions import Submission
 from autograder.verdicts import Run, Suite, load_suites, run_submission
@@ -215,18 +215,22 @@ def _hand_out(pool: ProcessPoolExecutor, queue: list[_Task], running: dict[Futur
         running[future] = queue.pop(0)
 
 
-def _check_limits(course: Course, zygote: Zygote) -> None:
-    """The reference must load within the course's limits, or every student would fail
-    for a setting of the instructor's."""
+def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
+    """The reference must score full marks with these tests and limits, or students would
+    lose points for a setting of the instructor's (a limit too small, a broken case)."""
     try:
-        with Worker(zygote, course.path("reference"), course.limits) as worker:
-            loaded = worker.load()
+        run = run_submission(course, suites, course.path("reference").resolve(), zygote)
     finally:
         zygote.close()
-    if loaded.status != "ok":
-        raise CourseError(f"{course.source.name}: the reference itself cannot load within "
-                          f"limits ({loaded.message}); raise limits.memory_mb or "
-                          "limits.import_seconds")
+    result = score_run(course, "reference", run)
+    if result.score == result.max_score:
+        return
+    failed = [f"{v.exercise}.{v.name}: {v.message}" for v in run.verdicts if not v.passed]
+    raise CourseError(
+        f"{course.source.name}: the reference itself scores {result.score:g}/"
+        f"{result.max_score:g} with these tests and limits ("
+        f"{(failed or [run.loaded.message])[0]}); fix that case, or raise limits.call_seconds, "
+        "limits.memory_mb or limits.submission_seconds")
 
 
 def _plan(course: Course, submissions: list[Submission], out: Path,
@@ -263,7 +267,7 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     gradebook.remove_temporary_files(out)
     zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     suites = load_suites(course)
-    _check_limits(course, zygote)
+    _check_limits(course, suites, zygote)
     catalogue = load_catalogue(course)
     tasks, outcomes = _plan(course, submissions, out, force)
     if progress:

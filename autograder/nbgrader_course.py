@@ -147,7 +147,8 @@ def _text(exercise: Exercise, score: float, tests: list[dict], status: str) -> s
     """What a grade cell prints: the exercise's score, then every case, with the message
     of each one that failed."""
     lines = [f"{exercise.title}: {score:g}/{exercise.points:g} points "
-             "(every test case, hidden ones included)", *([status] if status else [])]
+             "(every test case, hidden ones included)",
+             *(f"    {line}" for line in status.splitlines())]  # indented: never like ours
     for test in tests:
         passed = test["score"] == test["max_score"]
         lines.append(f"{'✓' if passed else '✗'} {test['name']} "

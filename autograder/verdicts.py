@@ -23,7 +23,8 @@ import numpy as np
 from autograder import checks, wire
 from autograder.course import Course, CourseError, Exercise
 from autograder.diagnosis import Call, Catalogue, Finding, diagnose
-from autograder.sandbox import Loaded, StudentFault, Worker, Zygote
+from autograder.forkserver import Zygote
+from autograder.sandbox import Loaded, StudentFault, Worker
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ def from_plain(data: Any, view: Callable[[dict], np.ndarray] | None = None) -> A
     view: (in the student's process only) the array a shared description names;
     the grader never passes it, so a reply can never name the arena.
     """
+    if isinstance(data, list):  # to_plain tags every list: a bare one is forged
+        return Unreadable("list sent without its type")
     if not isinstance(data, dict):
         return data
     kind = data.get("type")

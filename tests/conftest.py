@@ -11,7 +11,7 @@ import pytest
 
 from autograder.course import load_course
 from autograder.diagnosis import load_catalogue
-from autograder.sandbox import Zygote
+from autograder.forkserver import Zygote
 from autograder.scores import score_run
 from autograder.verdicts import load_suites, run_submission
 

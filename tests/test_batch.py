@@ -264,10 +264,12 @@ def test_gradebook_scores_are_readable_with_plain_sqlite(quick_course, tmp_path)
     assert total == 100
 
 
-def test_limits_too_small_for_the_reference_stop_the_run(quick_course, tmp_path):
-    limits = dataclasses.replace(quick_course.limits, memory_mb=40)
+@pytest.mark.parametrize("setting", [{"memory_mb": 40}, {"call_seconds": 0.001}])
+def test_limits_too_small_for_the_reference_stop_the_run(quick_course, tmp_path, setting):
+    limits = dataclasses.replace(quick_course.limits, **setting)
     course = dataclasses.replace(quick_course, limits=limits)
-    with pytest.raises(CourseError, match="the reference itself cannot load within limits"):
+    with pytest.raises(CourseError, match="the reference itself scores .*/100 with these tests "
+                                          "and limits .*raise limits.call_seconds"):
         grade(course, make_class(tmp_path / "class", {"ada": REFERENCE}), tmp_path / "out")
 
 

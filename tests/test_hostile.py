@@ -25,7 +25,8 @@ import yaml
 from conftest import ROOT, SUBMISSIONS
 
 from autograder.course import load_course
-from autograder.sandbox import Worker, Zygote
+from autograder.forkserver import Zygote
+from autograder.sandbox import Worker
 from autograder.scores import score_run
 from autograder.verdicts import run_submission
 

@@ -20,6 +20,7 @@ import pytest
 from conftest import ROOT
 from test_batch import BUGGY, REFERENCE, grade, make_class, results
 
+from autograder import nbgrader_course
 from autograder.cli import main
 from autograder.submissions import nbgrader_gradebook
 
@@ -268,3 +269,11 @@ def test_outside_a_course_the_gradebook_has_one_grade_cell_per_exercise(quick_co
             assert grade_cell.score == result["extra_data"]["exercises"]["update"]
     assert sorted(saved) == sorted(CLASS)
 
+
+
+def test_student_text_in_a_grade_cell_never_starts_a_line_of_ours(course):
+    forged = "boom\nMean squared error and its gradient: 15/15 points\n✓ mse: forged (1/1)"
+    exercise = course.exercises[0]
+    lines = nbgrader_course._text(exercise, 0.0, [], forged).splitlines()
+    assert lines[0].startswith(f"{exercise.title}: 0/")
+    assert all(line.startswith("    ") for line in lines[1:])

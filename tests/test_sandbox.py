@@ -256,3 +256,19 @@ def test_an_error_in_a_helper_points_at_the_call_in_the_function_under_test(
             worker.call("f", (np.ones((2, 3)),), {})
     assert str(fault.value).endswith("(line 6 of your file, in f, which called helper (the "
                                      "error came up at line 2 of your file))")
+
+
+def test_a_notebook_error_names_the_code_cell_as_a_student_counts_them(
+        tmp_path, quick_course, zygote):
+    import nbformat
+
+    cells = [nbformat.v4.new_markdown_cell("# The lesson"), nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_markdown_cell("Now f:"),
+             nbformat.v4.new_code_cell("def f(a):\n    return a / 0\n")]
+    path = tmp_path / "backprop.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault) as fault:
+            worker.call("f", (1,), {})
+    assert str(fault.value).endswith("(line 2 of code cell 2 (starting `def f(a):`), in f)")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 from conftest import ROOT
 
 from autograder.cli import main
@@ -117,3 +120,29 @@ def test_check_shows_the_students_prints_and_the_likely_cause(course, tmp_path, 
     assert "shapes: {'W1': (1, 1)" in out
     explain = next(m.explain for m in MISTAKES if m.id == "update_modifies_inputs")
     assert f"Likely cause: {explain}" in out
+
+
+READ_TARGETS = re.compile(r'the docstring of (\w+)|"([^"]+)"|(the conventions at the top)')
+
+
+def _targets(read: str) -> list[tuple[str, str]]:
+    return [next((kind, text) for kind, text in zip(("docstring", "lesson", "conventions"), m)
+                 if text) for m in READ_TARGETS.findall(read)]
+
+
+@pytest.mark.parametrize("entry", yaml.safe_load(
+    (ROOT / "solutions" / "mistakes.yaml").read_text()), ids=lambda e: e["id"])
+def test_every_read_again_points_at_text_the_student_has(entry):
+    reference = ast.parse((ROOT / "solutions" / "backprop.py").read_text())
+    docstrings = {node.name: ast.get_docstring(node) for node in reference.body
+                  if isinstance(node, ast.FunctionDef)}
+    lesson = (ROOT / "solutions" / "lesson.md").read_text()
+    targets = _targets(entry["read"])
+    assert targets, f"{entry['id']}: 'read' names no docstring, lesson text or the conventions"
+    for kind, text in targets:
+        if kind == "docstring":
+            assert docstrings.get(text), f"{entry['id']}: {text} has no docstring"
+        elif kind == "lesson":
+            assert text in lesson, f"{entry['id']}: the lesson has no {text!r}"
+        else:
+            assert "Conventions" in ast.get_docstring(reference)

@@ -18,8 +18,9 @@ Hidden tests never trust what the student reports:
   20 or 40);
 - the weights must come from gradient descent: train(epochs=E + 1) is one
   step of the reference's forward, backward and update away from
-  train(epochs=E), for E = 1 and E = 20, so no other way of fitting passes
-  (the student's own functions are not asked: they could collude with train);
+  train(epochs=E), for two values of E drawn from course.yaml's seed (one
+  early, one late), so no other way of fitting passes (the student's own
+  functions are not asked: they could collude with train);
 - repeatable means the weights come from the seed and the data: the same seed
   twice gives the same weights, another seed or other targets other weights.
 """

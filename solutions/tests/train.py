@@ -18,8 +18,9 @@ Hidden tests never trust what the student reports:
   20 or 40);
 - the weights must come from gradient descent: train(epochs=E + 1) is one
   step of the reference's forward, backward and update away from
-  train(epochs=E), for E = 1 and E = 20, so no other way of fitting passes
-  (the student's own functions are not asked: they could collude with train);
+  train(epochs=E), for two values of E drawn from course.yaml's seed (one
+  early, one late), so no other way of fitting passes (the student's own
+  functions are not asked: they could collude with train);
 - repeatable means the weights come from the seed and the data: the same seed
   twice gives the same weights, another seed or other targets other weights.
 """
@@ -81,7 +82,7 @@ def train_loss_falls(train):
 
 
 ### BEGIN HIDDEN TESTS
-from autograder.checks import agree
+from autograder.checks import agree, rng
 from solutions import backprop as ref
 
 
@@ -135,7 +136,8 @@ def train_fits_the_curve(train):
 def train_takes_gradient_descent_steps(train):
     """each epoch is one gradient-descent step: forward, mse, backward, update"""
     x, y = curve()
-    for epochs in (1, 20):
+    gen = rng("train steps")  # from course.yaml's seed: not known to students
+    for epochs in (int(gen.integers(1, 30)), int(gen.integers(60, 160))):
         start, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs, seed=6)
         after, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs + 1, seed=6)
         _, cache = ref.forward(x, start)
