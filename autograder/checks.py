@@ -89,13 +89,15 @@ def as_array(value: Any, what: str) -> np.ndarray:
 
 
 def as_number(value: Any, what: str) -> float:
-    """The value as a float; an array of one element is not accepted."""
+    """The value as a float (numpy scalars such as np.float32 count, as they do when otter
+    runs the same test in one process); an array of one element is not accepted."""
     if isinstance(value, np.ndarray) and value.ndim > 0:
         raise AssertionError(
             f"{what} is an array of shape {value.shape}; expected one number "
             "(the mean over every element)"
         )
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.ndarray)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.ndarray, np.integer, np.floating)):
         raise AssertionError(f"{what} is {_describe(value)}; expected one number (a float)")
     return float(value)
 

@@ -2,9 +2,11 @@
 
 The grading process never imports student code. A ``Zygote`` (child.py, a
 fork server) forks one confined process per submission; ``Worker`` sends it
-plain data over a socket for each call and waits at most ``call_seconds`` for
-the whole reply (an absolute deadline, however slowly bytes arrive), which it
-bounds in size before parsing and treats as untrusted. A call that times out, crashes or
+plain data over a socket for each call and waits for the whole reply until the
+child has used ``call_seconds`` of CPU time, or three times that on the clock
+(so machine load never decides a grade, and a child that sleeps or trickles
+bytes cannot stall), which it bounds in size before parsing and treats as
+untrusted. The submission's CPU time counts over all its restarts. A call that times out, crashes or
 exits fails on its own; the process is restarted for the next call. The
 student's prints are kept (truncated) for the instructor and never read as
 results.
@@ -12,6 +14,7 @@ results.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -29,6 +32,9 @@ from autograder.course import Limits
 from autograder.forkserver import FILE_LIMIT, Zygote
 
 SUBMISSION_LIMIT = 64 * 1024 * 1024  # the submission itself (notebooks keep their outputs)
+WALL_FACTOR = 3  # a wait ends at this many times its CPU limit on the clock, whatever the CPU
+POLL_SECONDS = 0.05  # how often a wait looks at the child's CPU time
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class StudentFault(Exception):
@@ -118,7 +124,8 @@ class Worker:
         self.pid: int | None = None
         self.channel: socket.socket | None = None
         self.loaded: Loaded | None = None
-        self.deadline = time.monotonic() + limits.submission_seconds
+        self.deadline = time.monotonic() + WALL_FACTOR * limits.submission_seconds  # backstop
+        self.cpu_spent = 0.0  # CPU seconds of this submission's processes already stopped
         self.stalled: dict[str, str] = {}  # function -> how it first hit the call limit
 
     def __enter__(self) -> Worker:
@@ -142,15 +149,16 @@ class Worker:
         self._stop()
         self._remove_scratch()
         self.scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+        left = dataclasses.replace(self.limits, submission_seconds=max(
+            self.limits.submission_seconds - self.cpu_spent, 0.0))
         self.pid, self.channel = self.zygote.spawn(
-            self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name,
-            self.limits)
+            self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name, left)
         seconds = self.limits.import_seconds
-        until, unprotected = time.monotonic() + seconds, ()
+        until, unprotected = time.monotonic() + WALL_FACTOR * seconds, ()
         try:  # the first message is sent before any student code runs: trusted
-            confined = self._receive(seconds, wire.MAX_REPLY, until)
+            confined = self._receive(seconds, wire.MAX_REPLY, until, cpu_from=0.0)
             unprotected = tuple(confined.get("confined", ("confinement report (missing)",)))
-            reply = self._receive(seconds, wire.MAX_REPLY, until)
+            reply = self._receive(seconds, wire.MAX_REPLY, until, cpu_from=0.0)
         except StudentFault as fault:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}", (), unprotected)
         if "ready" in reply:
@@ -164,33 +172,57 @@ class Worker:
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
                       unprotected)
 
-    def _deadline_read(self, deadline: float) -> Callable[[int], bytes]:
-        """recv that raises TimeoutError at the deadline, however slowly bytes trickle in."""
+    def _cpu(self) -> float:
+        """CPU seconds the running child has used (0 when there is none)."""
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError, TypeError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def _spent(self) -> bool:
+        """Whether the submission has used up its CPU time, or its wall-clock backstop."""
+        return (self.cpu_spent + self._cpu() >= self.limits.submission_seconds
+                or time.monotonic() >= self.deadline)
+
+    def _limited_read(self, until: float, cpu_until: float) -> Callable[[int], bytes]:
+        """recv that raises TimeoutError once the child has used cpu_until seconds of CPU,
+        the submission its time, or the clock reaches until, however slowly bytes come."""
 
         def read(size: int) -> bytes:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            self.channel.settimeout(left)
-            return self.channel.recv(size)
+            while True:
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("wall")
+                self.channel.settimeout(min(left, POLL_SECONDS))
+                try:
+                    return self.channel.recv(size)
+                except TimeoutError:
+                    if self._spent():
+                        raise TimeoutError("submission") from None
+                    if self._cpu() >= cpu_until:
+                        raise TimeoutError("cpu") from None
 
         return read
 
-    def _receive(self, seconds: float, limit: int, until: float | None = None) -> dict:
-        """The child's next message, whole by the deadline and at most limit bytes.
+    def _receive(self, seconds: float, limit: int, until: float | None = None,
+                 cpu_from: float | None = None) -> dict:
+        """The child's next message, whole within the limit and at most limit bytes.
 
-        seconds: the limit this wait belongs to (the deadline is that long from
-        now, or until); never past the submission's own deadline.
+        seconds: CPU seconds the child may use for it (counted from cpu_from, or
+        from now); until: the wall-clock backstop (WALL_FACTOR times seconds from
+        now unless given), never past the submission's own.
         """
-        until = time.monotonic() + seconds if until is None else until
+        cpu_until = (self._cpu() if cpu_from is None else cpu_from) + seconds
+        until = time.monotonic() + WALL_FACTOR * seconds if until is None else until
         try:
-            return _checked(wire.receive(self._deadline_read(min(until, self.deadline)), limit))
-        except TimeoutError:
+            read = self._limited_read(min(until, self.deadline), cpu_until)
+            return _checked(wire.receive(read, limit))
+        except TimeoutError as timeout:
+            spent = str(timeout) == "submission" or self._spent()
             self._stop()
-            if self.deadline < until:
-                raise StudentFault("timeout", self._used_up()) from None
-            raise StudentFault("timeout", f"did not finish within {seconds:g} s "
-                               "(an endless loop?)") from None
+            raise StudentFault("timeout", self._timeout_text(str(timeout), seconds, spent)) \
+                from None
         except wire.TooLarge as error:
             self._stop()
             raise StudentFault("output", f"sent a reply that is too large ({error})") from None
@@ -201,6 +233,14 @@ class Worker:
         except (EOFError, OSError):
             raise _ended(self._stop(grace=1.0), self.limits) from None
 
+    def _timeout_text(self, reason: str, seconds: float, spent: bool) -> str:
+        if spent:
+            return self._used_up()
+        if reason == "cpu":
+            return f"did not finish within {seconds:g} s (an endless loop?)"
+        return (f"did not finish within {WALL_FACTOR * seconds:g} s while using little CPU "
+                "time (waiting for something that never comes?)")
+
     def _used_up(self) -> str:
         return f"the submission used up its {self.limits.submission_seconds:g} s in all"
 
@@ -210,7 +250,7 @@ class Worker:
         A function that hit the call limit once is not run again in this
         submission: later calls fail at once, naming that first timeout.
         """
-        if name in self.stalled and time.monotonic() < self.deadline:
+        if name in self.stalled and not self._spent():
             raise StudentFault("timeout", "was not run again, because in an earlier case it "
                                + self.stalled[name])
         return self._call(name, args, kwargs)
@@ -222,7 +262,7 @@ class Worker:
         arrays changed in place as the grader reads them back from the arena,
         other changes (a key replaced in a dict) as the student's process reports.
         """
-        if time.monotonic() >= self.deadline:
+        if self._spent():
             self._stop()
             raise StudentFault("timeout", self._used_up())
         if self.pid is None:
@@ -241,7 +281,7 @@ class Worker:
         try:
             reply = self._receive(self.limits.call_seconds, wire.reply_limit(len(data)))
         except StudentFault as fault:
-            if fault.kind == "timeout" and time.monotonic() < self.deadline:
+            if fault.kind == "timeout" and not self._spent():
                 self.stalled[name] = str(fault)  # this call's own limit, not a restart's
             raise
         if "fault" in reply:
@@ -276,9 +316,10 @@ class Worker:
         so that its own exit code is reported rather than our SIGKILL (never
         past the submission's deadline).
         """
-        pid, self.pid = self.pid, None
-        if pid is None:
+        if self.pid is None:
             return None
+        self.cpu_spent += self._cpu()
+        pid, self.pid = self.pid, None
         self.channel.close()
         return self.zygote.reap(pid, min(grace, max(0.0, self.deadline - time.monotonic())))
 

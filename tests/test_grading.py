@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 from conftest import ROOT, SUBMISSIONS
+
+from autograder.checks import as_number
 
 BUGGY = SUBMISSIONS / "buggy"
 EXPECTED = json.loads((BUGGY / "expected.json").read_text())
@@ -153,3 +159,39 @@ def test_every_test_file_states_the_rule(suites):
         doc = ast.get_docstring(ast.parse(path.read_text()))
         assert doc and "never trust what the student reports" in doc, path.name
         assert suite.test_file.name == suite.exercise.id
+
+
+def _verdicts(result) -> dict[str, bool]:
+    return {f"{ex.exercise.id}.{case.name}": case.passed
+            for ex in result.exercises for case in ex.cases}
+
+
+def test_busy_cpus_change_no_grade_of_a_correct_file(grade):
+    """Limits count the student's CPU time: with four busy processes per core, all
+    this test's own, each correct file (loop-based ones included) gets exactly its
+    quiet-machine verdicts."""
+    quiet = {path.name: _verdicts(grade(path)) for path in CORRECT}
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                             start_new_session=True)  # each its own share of the CPU
+            for _ in range(4 * (os.cpu_count() or 2))]
+    try:
+        busy = {path.name: _verdicts(grade(path)) for path in CORRECT}
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert busy == quiet
+    assert all(all(verdicts.values()) for verdicts in quiet.values())
+
+
+@pytest.mark.parametrize("value", [np.float32(1.5), np.float64(1.5), np.int64(2), 1.5, 2])
+def test_numpy_scalars_are_numbers_as_under_otter(value):
+    """Under otter the student's value reaches the check unconverted: a float32 is a
+    number there too, so both graders agree."""
+    assert as_number(value, "mse(...)") == float(value)
+
+
+@pytest.mark.parametrize("value", [True, np.bool_(True), "1.5", [1.5], np.array([1.5])])
+def test_what_is_not_one_number_is_refused(value):
+    with pytest.raises(AssertionError, match="expected one number"):
+        as_number(value, "mse(...)")
