@@ -96,8 +96,9 @@ def as_number(value: Any, what: str) -> float:
             f"{what} is an array of shape {value.shape}; expected one number "
             "(the mean over every element)"
         )
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.ndarray, np.integer, np.floating)):
+    boolean = isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, np.ndarray) and value.dtype.kind == "b")  # np.True_ arrives 0-d
+    if boolean or not isinstance(value, (int, float, np.ndarray, np.integer, np.floating)):
         raise AssertionError(f"{what} is {_describe(value)}; expected one number (a float)")
     return float(value)
 

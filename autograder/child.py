@@ -265,7 +265,8 @@ def _spawn(server, control, request, fds):
 
 
 def _reap(pid, grace):
-    """Give the process grace seconds to end by itself, then kill its group; its exit code.
+    """Give the process grace seconds to end by itself, then kill its group; its exit code
+    and the CPU seconds it used in all (grace included, read when it is reaped).
 
     The group is killed before the process is reaped, so its id cannot have been reused.
     """
@@ -277,8 +278,8 @@ def _reap(pid, grace):
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    _, status = os.waitpid(pid, 0)
-    return {"code": os.waitstatus_to_exitcode(status)}
+    _, status, usage = os.wait4(pid, 0)
+    return {"code": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
 
 
 def main():

@@ -86,12 +86,11 @@ class Zygote:
             theirs.close()
         return pid, ours
 
-    def reap(self, pid: int, grace: float = 0.0) -> int:
-        """Kill a spawned process's group (after grace seconds) and return its exit code.
-
-        A negative code is the signal that ended it.
-        """
-        return self._ask({"op": "reap", "pid": pid, "grace": grace})["code"]
+    def reap(self, pid: int, grace: float = 0.0) -> tuple[int, float]:
+        """Kill a spawned process's group (after grace seconds); return its exit code (a
+        negative code is the signal that ended it) and the CPU seconds it used in all."""
+        reply = self._ask({"op": "reap", "pid": pid, "grace": grace})
+        return reply["code"], reply["cpu"]
 
     def close(self) -> None:
         self.control.close()

@@ -265,11 +265,12 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     start = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     gradebook.remove_temporary_files(out)
-    zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
-    suites = load_suites(course)
-    _check_limits(course, suites, zygote)
-    catalogue = load_catalogue(course)
     tasks, outcomes = _plan(course, submissions, out, force)
+    zygote = Zygote() if tasks else None  # starts now: its numpy import overlaps the tests'
+    suites = load_suites(course)
+    if zygote:  # only a batch that grades anything needs the limits checked
+        _check_limits(course, suites, zygote)
+    catalogue = load_catalogue(course)
     if progress:
         progress.start(len(submissions), len(outcomes))
     for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out)):

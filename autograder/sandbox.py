@@ -6,7 +6,8 @@ plain data over a socket for each call and waits for the whole reply until the
 child has used ``call_seconds`` of CPU time, or three times that on the clock
 (so machine load never decides a grade, and a child that sleeps or trickles
 bytes cannot stall), which it bounds in size before parsing and treats as
-untrusted. The submission's CPU time counts over all its restarts. A call that times out, crashes or
+untrusted. The submission's CPU time counts over all its restarts. A call that
+times out, crashes or
 exits fails on its own; the process is restarted for the next call. The
 student's prints are kept (truncated) for the instructor and never read as
 results.
@@ -180,9 +181,11 @@ class Worker:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def _spent(self) -> bool:
-        """Whether the submission has used up its CPU time, or its wall-clock backstop."""
-        return (self.cpu_spent + self._cpu() >= self.limits.submission_seconds
+    def _spent(self, cpu: float | None = None) -> bool:
+        """Whether the submission has used up its CPU time, or its wall-clock backstop;
+        cpu: the running child's CPU seconds, if just read."""
+        cpu = self._cpu() if cpu is None else cpu
+        return (self.cpu_spent + cpu >= self.limits.submission_seconds
                 or time.monotonic() >= self.deadline)
 
     def _limited_read(self, until: float, cpu_until: float) -> Callable[[int], bytes]:
@@ -198,9 +201,10 @@ class Worker:
                 try:
                     return self.channel.recv(size)
                 except TimeoutError:
-                    if self._spent():
+                    cpu = self._cpu()  # one read of /proc per poll
+                    if self._spent(cpu):
                         raise TimeoutError("submission") from None
-                    if self._cpu() >= cpu_until:
+                    if cpu >= cpu_until:
                         raise TimeoutError("cpu") from None
 
         return read
@@ -318,10 +322,11 @@ class Worker:
         """
         if self.pid is None:
             return None
-        self.cpu_spent += self._cpu()
         pid, self.pid = self.pid, None
         self.channel.close()
-        return self.zygote.reap(pid, min(grace, max(0.0, self.deadline - time.monotonic())))
+        code, cpu = self.zygote.reap(pid, min(grace, max(0.0, self.deadline - time.monotonic())))
+        self.cpu_spent += cpu  # read at the reaping: the grace is counted too
+        return code
 
     def _remove_scratch(self) -> None:
         """shutil.rmtree works on descriptors without following links (Linux)."""

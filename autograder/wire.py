@@ -111,26 +111,24 @@ class Arena:
                     fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
         self.placed: list[tuple[str, np.ndarray, int, bytes]] = []
         self.used = 0
-        self.key = ""
 
     def encode(self, args: tuple, kwargs: dict) -> tuple[list, dict]:
         """One call's arguments as plain data, their numeric arrays in the arena."""
         self.placed, self.used = [], 0
-        plain = {}
-        for key, value in _keyed(args, kwargs):
-            self.key = key
-            plain[key] = to_plain(value, self._place)
+        plain = {key: to_plain(value, lambda array, key=key: self._place(key, array))
+                 for key, value in _keyed(args, kwargs)}
         return ([plain[str(i)] for i in range(len(args))],
                 {k: plain[k] for k in kwargs})
 
-    def _place(self, array: np.ndarray) -> dict | None:
+    def _place(self, key: str, array: np.ndarray) -> dict | None:
+        """Write array into the arena for argument key; its description, or None."""
         if array.dtype.kind not in "biufc" or self.used + array.nbytes > self.SIZE:
             return None
         data = np.ascontiguousarray(array).tobytes()
         offset = self.used
         os.pwrite(self.fd, data, offset)
         self.used += -(-len(data) // 64) * 64  # keep every array aligned
-        self.placed.append((self.key, array, offset, data))
+        self.placed.append((key, array, offset, data))
         return {"type": "shared", "offset": offset, "dtype": array.dtype.str,
                 "shape": list(array.shape)}
 

@@ -74,3 +74,21 @@ def notebook_of(source: Path, folder: Path, extra_cells: tuple[str, ...] = ()) -
     path = folder / f"{source.stem}.ipynb"
     nbformat.write(notebook, path)
     return path
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started, directly or not, by process pid (and still below it)."""
+    found, stack = [], [pid]
+    while stack:
+        try:
+            tasks = list(Path(f"/proc/{stack.pop()}/task").iterdir())
+        except OSError:  # ended while we looked
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            stack += children
+    return found

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SUBMISSIONS
+from conftest import ROOT, SUBMISSIONS, descendants
 
 from autograder.course import CourseError
 from autograder.jobs import grade_batch
@@ -105,12 +105,12 @@ def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path)
                            stderr=subprocess.DEVNULL)
     while len(list((killed / "results").glob("*.json"))) < 3 and run.poll() is None:
         time.sleep(0.05)
-    descendants = _descendants(run.pid)
+    started = descendants(run.pid)
     run.send_signal(signal.SIGKILL)
     run.wait()
     assert len(list((killed / "results").glob("*.json"))) < len(names), "killed too late"
     time.sleep(0.5)
-    assert [pid for pid in descendants if _alive(pid)] == []
+    assert [pid for pid in started if _alive(pid)] == []
     subprocess.run([*command, str(killed)], cwd=ROOT, check=True, capture_output=True)
     clean = tmp_path / "clean"
     subprocess.run([*command, str(clean)], cwd=ROOT, check=True, capture_output=True)
@@ -131,7 +131,7 @@ def test_a_grading_process_killed_mid_batch_costs_no_student_a_row(quick_course,
                            stderr=subprocess.STDOUT)
     graders = []
     while not graders and run.poll() is None:
-        graders = [pid for pid in _descendants(run.pid) if _is_grading_process(pid)]
+        graders = [pid for pid in descendants(run.pid) if _is_grading_process(pid)]
         time.sleep(0.05)
     os.kill(graders[0], signal.SIGKILL)
     output = run.communicate(timeout=120)[0].decode()
@@ -155,23 +155,6 @@ def _is_grading_process(pid: int) -> bool:
     except OSError:
         return False
     return b"autograder" in command and b"child.py" not in command
-
-
-def _descendants(pid: int) -> list[int]:
-    found, stack = [], [pid]
-    while stack:
-        try:
-            tasks = list(Path(f"/proc/{stack.pop()}/task").iterdir())
-        except OSError:  # ended while we looked
-            continue
-        for task in tasks:
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            stack += children
-    return found
 
 
 def _alive(pid: int) -> bool:

@@ -191,7 +191,8 @@ def test_numpy_scalars_are_numbers_as_under_otter(value):
     assert as_number(value, "mse(...)") == float(value)
 
 
-@pytest.mark.parametrize("value", [True, np.bool_(True), "1.5", [1.5], np.array([1.5])])
+@pytest.mark.parametrize("value", [True, np.bool_(True), np.array(True), "1.5", [1.5],
+                                   np.array([1.5])])
 def test_what_is_not_one_number_is_refused(value):
     with pytest.raises(AssertionError, match="expected one number"):
         as_number(value, "mse(...)")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SUBMISSIONS
+from conftest import ROOT, SUBMISSIONS, descendants
 
 from autograder.course import load_course
 from autograder.forkserver import Zygote
@@ -60,27 +60,6 @@ def fully_protected(zygote, quick_course, tmp_path_factory):
     path.write_text("x = 1\n")
     with Worker(zygote, path, quick_course.limits) as worker:
         return worker.load().unprotected == ()
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        tree.setdefault(ppid, []).append(int(stat.parent.name))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process started, directly or not, by process pid (still parented to it)."""
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _status(pid: int) -> dict[str, str]:

@@ -283,3 +283,16 @@ def test_a_call_limit_counts_the_students_cpu_not_the_clock(tmp_path, quick_cour
     with Worker(zygote, path, limits) as worker:
         assert worker.load().status == "ok"
         assert worker.call("f", (7,), {})[0] == 7
+
+
+def test_cpu_used_while_the_grader_waits_for_an_exit_is_counted(tmp_path, quick_course, zygote):
+    """A child that closes its channel and spins through the grace the grader gives it
+    to exit is charged for that time too (read when it is reaped)."""
+    path = tmp_path / "backprop.py"
+    path.write_text(FORGE + "def f(x):\n    for fd in channels():\n        os.close(fd)\n"
+                    "    while True:\n        pass\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault):
+            worker.call("f", (1,), {})
+        assert worker.cpu_spent >= 0.3
