@@ -18,6 +18,7 @@ otter-grader inside autograder.zip, so it needs only numpy and PyYAML.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Any
 
@@ -69,6 +70,35 @@ def on_copies(function: Any, *args: Any, **kwargs: Any) -> Any:
     """function(*args, **kwargs) called with deep copies: whatever it changes in place, the
     test's own arrays (and any expected value computed from them) stay as they were."""
     return function(*copy_of(args), **copy_of(kwargs))
+
+
+def alone(function: Any, reference: Any, *helpers: str) -> Any:
+    """function, called with the reference's helpers standing in for the student's own, so a
+    case grades the function by itself: a bug in a helper is charged to the helper's cases.
+
+    Under our grader, function is a proxy for the sandboxed student function: the
+    stand-ins are proxies there too, answered by the reference in the grading process
+    (its code never enters the sandbox). Where the student's function runs in this very
+    process (otter's own run), the helpers are swapped in its module for the call.
+    """
+    stand_ins = {name: getattr(reference, name) for name in helpers}
+    with_stand_ins = getattr(function, "with_stand_ins", None)
+    if callable(with_stand_ins):
+        return with_stand_ins(stand_ins)
+    return functools.partial(_with_globals, function, stand_ins)
+
+
+def _with_globals(function: Any, stand_ins: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    """function(*args, **kwargs) with names of its module replaced for the call."""
+    namespace = function.__globals__
+    saved = {name: namespace[name] for name in stand_ins if name in namespace}
+    namespace.update(stand_ins)
+    try:
+        return function(*args, **kwargs)
+    finally:
+        for name in stand_ins:
+            namespace.pop(name, None)
+        namespace.update(saved)
 
 
 def _describe(value: Any) -> str:
@@ -128,10 +158,24 @@ def expect_shape(value: Any, shape: tuple, what: str) -> np.ndarray:
     return array
 
 
-def as_params(value: Any, shapes: dict[str, tuple], what: str) -> dict[str, np.ndarray]:
-    """A dict with exactly the keys of shapes, each value a float array of that shape."""
+def as_shaped(value: Any, shape: tuple, what: str) -> np.ndarray:
+    """The value as a float array of shape, for a case about values: one whose shape differs
+    only by axes of length 1 (an (n, 1) array for an (n,) one) is reshaped, because
+    shapes are judged by cases of their own; any other shape fails here too."""
+    array = as_array(value, what)
+    squeezed = tuple(side for side in array.shape if side != 1)
+    if array.shape != tuple(shape) and squeezed == tuple(side for side in shape if side != 1):
+        return array.reshape(shape)
+    return expect_shape(array, shape, what)
+
+
+def as_params(value: Any, shapes: dict[str, tuple], what: str,
+              exact: bool = False) -> dict[str, np.ndarray]:
+    """A dict with exactly the keys of shapes, each value a float array of that shape (or,
+    unless exact, one that differs only by axes of length 1: as_shaped)."""
     params = as_dict(value, list(shapes), what)
-    return {key: expect_shape(params[key], shape, f"{what}[{key!r}]")
+    shaped = expect_shape if exact else as_shaped
+    return {key: shaped(params[key], shape, f"{what}[{key!r}]")
             for key, shape in shapes.items()}
 
 
@@ -148,10 +192,10 @@ def agree(a: Any, b: Any) -> bool:
 def expect_close(value: Any, expected: Any, what: str, reveal: bool = False) -> None:
     """Compare with the tolerance of course.yaml; reveal=True (public cases) shows the answer."""
     expected = np.asarray(expected, dtype=np.float64)
-    if expected.ndim == 0:
-        got = np.asarray(as_number(value, what))
-    else:
-        got = expect_shape(value, expected.shape, what)
+    if expected.ndim == 0 and np.size(value) != 1:
+        got = np.asarray(as_number(value, what))  # says what it got instead of a number
+    else:  # shapes that differ only by axes of length 1 are judged by the shape cases
+        got = as_shaped(value, expected.shape, what)
     if not np.all(np.isfinite(got)):
         raise AssertionError(f"{what} contains nan or inf")
     close = np.isclose(got, expected, rtol=_setting("rtol"), atol=_setting("atol"))

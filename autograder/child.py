@@ -162,8 +162,9 @@ def _send(fd, message):
     _write_all(fd, wire.frame(message))
 
 
-def _serve(module, path, fd, view):
-    """Answer calls until the grader closes the channel; view: arrays in the arena."""
+def _serve(module, path, fd, shared):
+    """Answer calls until the grader closes the channel; shared: the arena, mapped."""
+    view = wire.arena_view(shared)
     while True:
         try:
             request = wire.receive(lambda n: os.read(fd, n))
@@ -173,14 +174,59 @@ def _serve(module, path, fd, view):
         args = [wire.from_plain(a, view) for a in request["args"]]
         kwargs = {k: wire.from_plain(v, view) for k, v in request["kwargs"].items()}
         before = _encoded(args, kwargs)
+        namespace = getattr(function, "__globals__", vars(module))
+        saved = _stand_in(namespace, request.get("stand_ins", []), fd, shared)
         try:
             value = function(*args, **kwargs)
             reply = {"value": wire.to_plain(value)}
         except BaseException as error:  # the student's failure is the result
             reply = _fault(error, path, request["function"])
+        finally:
+            _restore(namespace, saved)
         now = _encoded(args, kwargs)
         reply["changed"] = {key: now[key] for key in now if now[key] != before[key]}
         _send(fd, reply)
+
+
+_ABSENT = object()  # a name the student's module did not have before a stand-in
+
+
+class StandInError(Exception):
+    """The grader's function standing in for the student's could not answer."""
+
+
+def _proxy(fd, name, shared):
+    """A function that asks the grader for its reference's answer: plain data both ways,
+    arrays in the arena's exchange half (shared, this process's map of it)."""
+    view = wire.arena_view(shared)
+
+    def stand_in(*args, **kwargs):
+        place = wire.Exchange(lambda data, offset: shared.__setitem__(
+            slice(offset, offset + len(data)), data)).place
+        _send(fd, {"stand_in": name, "args": [wire.to_plain(a, place) for a in args],
+                   "kwargs": {k: wire.to_plain(v, place) for k, v in kwargs.items()}})
+        reply = wire.receive(lambda n: os.read(fd, n))
+        if "error" in reply:
+            raise StandInError(reply["error"])
+        return wire.from_plain(reply["value"], lambda data: view(data).copy())
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    return stand_in
+
+
+def _stand_in(namespace, names, fd, shared):
+    """Put proxies for names into the student's module for one call; what they replaced."""
+    saved = {name: namespace.get(name, _ABSENT) for name in names}
+    namespace.update({name: _proxy(fd, name, shared) for name in names})
+    return saved
+
+
+def _restore(namespace, saved):
+    for name, value in saved.items():
+        if value is _ABSENT:
+            namespace.pop(name, None)
+        else:
+            namespace[name] = value
 
 
 def _encoded(args, kwargs):
@@ -248,7 +294,7 @@ def _run_submission(server, request, fds):
         return
     names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
     _send(channel, {"ready": names, "notes": notes})
-    _serve(module, path, channel, wire.arena_view(shared))
+    _serve(module, path, channel, shared)
 
 
 def _spawn(server, control, request, fds):

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.course import DEFAULT_COURSE, Course, CourseError, load_course
 from autograder.text import NAME_CHARS, one_line, terminal
 from autograder.uids import SetupError
+
+if TYPE_CHECKING:
+    from autograder.submissions import Submission
 
 MAX_TABLE = 60  # larger classes: see grades.csv
 
@@ -35,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="submissions graded at once (default: the number of CPUs)")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission, even those unchanged since the last run")
+    grade.add_argument("--gradebook", action="store_true",
+                       help="also write OUT/gradebook.db, an nbgrader gradebook (needs nbgrader);"
+                            " once it is there, every later run keeps it up to date")
     report = commands.add_parser("report", help="the class report of a graded folder")
     report.add_argument("folder", type=Path, metavar="DIR", help="a folder `grade` wrote")
     release = commands.add_parser("release", help="make the student files and autograder.zip")
@@ -73,22 +81,46 @@ def _print_table(course: Course, rows: list[list[str]]) -> None:
         _say(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
 
 
-def _grade(course: Course, args: argparse.Namespace) -> int:
-    from autograder.jobs import grade_batch
-    from autograder.progress import Progress
-    from autograder.submissions import collect, nbgrader_gradebook
+def _own_gradebook(args: argparse.Namespace) -> bool:
+    """Whether to write OUT/gradebook.db: when asked for, and once it exists (so that it is
+    never left behind the grades)."""
+    if args.gradebook and importlib.util.find_spec("nbgrader") is None:
+        raise CourseError("--gradebook needs nbgrader: pip install '.[instructor]'")
+    return args.gradebook or (args.out / "gradebook.db").is_file()
 
-    if args.jobs < 1:
-        raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
+
+def _collect(course: Course, args: argparse.Namespace) -> list[Submission]:
+    """The submissions in args.paths, with a line for each that has a note."""
+    from autograder.submissions import collect
+
     submissions = collect(args.paths, course, args.out / "unpacked")
     for submission in submissions:
         if submission.note:
             _say(f"note: {one_line(submission.student, NAME_CHARS)}: "
                  f"{one_line(submission.note)}", sys.stderr)
+    return submissions
+
+
+def _grade(course: Course, args: argparse.Namespace) -> int:
+    from autograder.forkserver import Zygote
+
+    if args.jobs < 1:
+        raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
+    own_gradebook = _own_gradebook(args)
+    zygote = Zygote()  # first: its numpy import overlaps ours and the loading of the tests
+    try:
+        submissions = _collect(course, args)
+    except BaseException:
+        zygote.close()
+        raise
+    from autograder.jobs import grade_batch
+    from autograder.progress import Progress
+    from autograder.submissions import nbgrader_gradebook
+
     progress = Progress()
     try:
         summary = grade_batch(course, submissions, args.out, args.jobs, args.force, progress,
-                              nbgrader_gradebook(args.paths))
+                              nbgrader_gradebook(args.paths), own_gradebook, zygote)
     finally:
         progress.close()
     _print_table(course, list(summary.rows))

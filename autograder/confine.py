@@ -20,7 +20,8 @@ code runs and before anything in the scratch folder is opened:
    allowed no further processes or threads, and no capability but reading
    files (only kept under Landlock, which then decides what may be read);
 6. seccomp (libseccomp): no sockets of any kind, no new namespaces, no
-   ptrace, no mounts, no keyrings, BPF, io_uring or memfds;
+   ptrace, no mounts, no keyrings, BPF, io_uring or memfds, no change of
+   scheduling priority;
 7. (in the fork server, once) a new, empty network namespace.
 """
 
@@ -53,7 +54,10 @@ DENIED_SYSCALLS = ("socket", "socketpair", "connect", "bind", "unshare", "setns"
                    "chroot", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
                    "userfaultfd", "io_uring_setup", "kcmp", "open_by_handle_at",
                    "name_to_handle_at", "fsopen", "fsmount", "open_tree", "move_mount",
-                   "memfd_create", "memfd_secret")  # memory outside RLIMIT_AS
+                   "memfd_create", "memfd_secret",  # memory outside RLIMIT_AS
+                   # a lower priority would turn waits for a CPU, which a limit excuses as
+                   # machine load, into a way to stall (sandbox.Wait)
+                   "setpriority", "sched_setscheduler", "sched_setattr", "sched_setparam")
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "time",
            "typing", "dataclasses", "statistics", "operator", "string", "re", "json",
            "warnings", "numbers", "textwrap", "pprint", "decimal", "fractions")

@@ -50,6 +50,11 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Gradescope:
+    hidden_visibility: str  # how Gradescope shows hidden cases to students (VISIBILITIES)
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     source: Path
@@ -64,6 +69,7 @@ class Course:
     seed: int
     tolerance: Tolerance
     limits: Limits
+    gradescope: Gradescope
     exercises: tuple[Exercise, ...]
 
     @property
@@ -98,14 +104,24 @@ def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's
+
+
+def _visibility(value: Any) -> bool:
+    return value in VISIBILITIES
+
+
 _CHECKS = {
     _positive: "a positive number",
     _text: "a non-empty string",
     _integer: "a whole number",
+    _visibility: f"one of {', '.join(VISIBILITIES)}",
 }
 
 DEFAULT_LIMITS = {"call_seconds": 2, "import_seconds": 10, "submission_seconds": 60,
                   "memory_mb": 1024, "output_kb": 64, "disk_mb": 64}
+DEFAULT_GRADESCOPE = {"hidden_visibility": "after_published"}
+OPTIONAL = {"limits": DEFAULT_LIMITS, "gradescope": DEFAULT_GRADESCOPE}  # keys with defaults
 
 _TOP = {
     "assignment": _text,
@@ -125,6 +141,7 @@ _TOP = {
         "output_kb": _positive,
         "disk_mb": _positive,
     },
+    "gradescope": {"hidden_visibility": _visibility},
     "exercises": list,
 }
 _EXERCISE = {"id": _text, "title": _text, "functions": list, "points": _positive}
@@ -183,8 +200,9 @@ def load_course(path: str | Path) -> Course:
         mark = getattr(err, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
         raise CourseError(f"{name}: not valid YAML{line}; check its indentation") from None
-    if isinstance(data, dict) and isinstance(data.get("limits", {}), dict):
-        data["limits"] = {**DEFAULT_LIMITS, **data.get("limits", {})}
+    for key, defaults in OPTIONAL.items():
+        if isinstance(data, dict) and isinstance(data.get(key, {}), dict):
+            data[key] = {**defaults, **data.get(key, {})}
     _check_mapping(data, _TOP, "", name)
     return Course(
         root=source.resolve().parent,
@@ -200,5 +218,6 @@ def load_course(path: str | Path) -> Course:
         seed=data["seed"],
         tolerance=Tolerance(**data["tolerance"]),
         limits=Limits(**data["limits"]),
+        gradescope=Gradescope(**data["gradescope"]),
         exercises=_exercises(data["exercises"], name),
     )

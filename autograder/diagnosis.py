@@ -4,16 +4,23 @@ The catalogue (course.yaml's `mistakes`, for example solutions/mistakes.yaml)
 lists realistic bugs as one-line edits of the reference. Each becomes a whole
 variant module here. When a case fails, every student call it made (inputs and
 answer) is compared with the reference's answer and with each variant's answer
-on the same inputs: a match names the mistake. Failing that, simple signatures
-(opposite sign, off by a factor of 2 or N, transposed, an (n, n) shape from
-broadcasting) are described. Only relations are shown, never expected values.
+on the same inputs: the variants that give the student's answer are the case's
+evidence (`diagnose`). Once every case of a submission has run, `name_causes`
+names one cause per function for the whole submission: where several mistakes
+give the same answer (a batch of one sample cannot tell a sum from a mean over
+rows), the one that explains the most failed cases; "One of: ..." when that
+still ties. Failing a match, simple relations are described (opposite sign, off
+by a factor, transposed, an (n, n) shape from broadcasting), only when the
+shapes and values show them. Only relations are shown, never expected values;
+answers agree within course.yaml's `tolerance`.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -21,7 +28,7 @@ import numpy as np
 import yaml
 
 from autograder.checks import copy_of
-from autograder.course import Course, CourseError
+from autograder.course import Course, CourseError, Tolerance
 
 
 @dataclass(frozen=True)
@@ -44,12 +51,23 @@ class Call:
     kwargs: dict
     value: Any
     changed: bool  # the student's function modified an argument
+    stand_ins: tuple[str, ...] = ()  # helpers the reference's own stood in for (checks.alone)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one failed case shows: the function whose answer was wrong, the catalogued
+    mistakes that give that same answer, and how it relates to the right answer."""
+
+    function: str
+    matches: tuple[Mistake, ...]  # those in the wrong function itself first
+    signature: str = ""  # a plain-words relation, when the shapes and values show one
 
 
 @dataclass(frozen=True)
 class Finding:
     text: str
-    mistake: str = ""  # the catalogue id, when one matched
+    mistake: str = ""  # the catalogue id, when exactly one mistake is named
 
 
 def _module(name: str, source: str) -> ModuleType:
@@ -76,11 +94,30 @@ def _callers(source: str) -> dict[str, set[str]]:
     return callers
 
 
+class Answers:
+    """Each module's answer to each call's inputs, computed once: the hidden inputs are
+    the same for every student of a batch. Held by the Catalogue, so one per process."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str, str], Any] = {}
+
+    def of(self, module: ModuleType, call: Call) -> Any:
+        fingerprint = _fingerprint(call)
+        if fingerprint is None:
+            return _compute(module, call)
+        key = (module.__name__, call.function, fingerprint)
+        if key not in self._known:
+            self._known[key] = _compute(module, call)
+        return self._known[key]
+
+
 @dataclass(frozen=True)
 class Catalogue:
     reference: ModuleType
     mistakes: tuple[Mistake, ...]
     callers: dict[str, set[str]]  # function -> every function whose answer it changes
+    tolerance: Tolerance  # course.yaml's: how close two answers must be to be the same
+    answers: Answers = field(default_factory=Answers, compare=False)
 
     def suspects(self, function: str) -> list[Mistake]:
         return [m for m in self.mistakes if function in self.callers.get(m.function, ())]
@@ -121,47 +158,55 @@ def load_catalogue(course: Course) -> Catalogue:
         mistakes.append(Mistake(entry["id"], entry["function"], entry["explain"], entry["read"],
                                 source, _module(f"mistake {entry['id']}", source),
                                 str(entry.get("hidden_only", ""))))
-    return Catalogue(_module("reference", clean), tuple(mistakes), _callers(clean))
+    return Catalogue(_module("reference", clean), tuple(mistakes), _callers(clean),
+                     course.tolerance)
 
 
-def _arrays(value: Any) -> list[np.ndarray] | None:
-    """A plain answer as a list of float arrays (tuples and dicts flattened), or None."""
+def _parts(value: Any, path: str = "") -> list[tuple[str, np.ndarray]] | None:
+    """A plain answer as (where, float array) pairs, tuples and dicts flattened (where is
+    the item's path, such as "[0]['W1']"), or None when it is not all numbers and arrays."""
     if isinstance(value, dict):
-        parts = [_arrays(value[k]) for k in sorted(value)]
+        items = [(f"{path}[{key!r}]", value[key]) for key in sorted(value, key=repr)]
     elif isinstance(value, (tuple, list)):
-        parts = [_arrays(v) for v in value]
+        items = [(f"{path}[{i}]", item) for i, item in enumerate(value)]
     else:
         try:
-            return [np.asarray(value, dtype=float)]
+            return [(path, np.asarray(value, dtype=float))]
         except (TypeError, ValueError):
             return None
-    return None if any(p is None for p in parts) else [a for p in parts for a in p]
+    parts = [_parts(item, where) for where, item in items]
+    return None if any(p is None for p in parts) else [pair for p in parts for pair in p]
 
 
-def _same(got: Any, expected: Any, keys_matter: bool = True) -> bool:
-    a, b = _arrays(got), _arrays(expected)
-    if a is None or b is None or len(a) != len(b):
-        return False
-    if keys_matter and isinstance(expected, dict) and (
-            not isinstance(got, dict) or set(got) != set(expected)):
-        return False
-    return all(x.shape == y.shape and np.allclose(x, y, rtol=1e-4, atol=1e-7)
-               for x, y in zip(a, b))
+def _pairs(got: Any, expected: Any) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The arrays of two answers side by side, or None unless both are made the same way
+    (the same tuples, lists and dict keys around their arrays)."""
+    a, b = _parts(got), _parts(expected)
+    if a is None or b is None or [where for where, _ in a] != [where for where, _ in b]:
+        return None
+    return [(g, e) for (_, g), (_, e) in zip(a, b)]
+
+
+def _close(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> bool:
+    return got.shape == expected.shape and bool(
+        np.allclose(got, expected, rtol=tolerance.rtol, atol=tolerance.atol))
+
+
+def _same(got: Any, expected: Any, tolerance: Tolerance) -> bool:
+    pairs = _pairs(got, expected)
+    return pairs is not None and all(_close(g, e, tolerance) for g, e in pairs)
 
 
 def _fingerprint(call: Call) -> str | None:
     """A digest of a call's inputs (hidden inputs repeat for every student of a batch);
     None when they are not all numbers and arrays."""
-    arrays = _arrays((call.args, call.kwargs))
-    if arrays is None:
+    parts = _parts((call.args, call.kwargs))
+    if parts is None:
         return None
-    digest = hashlib.sha1(repr(sorted(call.kwargs)).encode())
-    for item in arrays:
-        digest.update(repr(item.shape).encode() + item.tobytes())
+    digest = hashlib.sha1()
+    for where, item in parts:
+        digest.update(repr((where, item.shape)).encode() + item.tobytes())
     return digest.hexdigest()
-
-
-_answers: dict[tuple, Any] = {}  # (module, function, inputs) -> answer, in this process
 
 
 def _compute(module: ModuleType, call: Call) -> Any:
@@ -172,37 +217,53 @@ def _compute(module: ModuleType, call: Call) -> Any:
         return None
 
 
-def _run(module: ModuleType, call: Call) -> Any:
-    """The module's answer to the call's inputs, computed once per process."""
-    fingerprint = _fingerprint(call)
-    if fingerprint is None:
-        return _compute(module, call)
-    key = (module.__name__, call.function, fingerprint)
-    if key not in _answers:
-        _answers[key] = _compute(module, call)
-    return _answers[key]
+FACTORS = ((-1.0, "has the opposite sign of"), (2.0, "is twice"), (0.5, "is half"))
 
 
-def _signature(got: Any, expected: Any) -> str:
-    """A plain-words relation between a wrong answer and the right one, if a simple one."""
-    pairs = list(zip(_arrays(got) or [], _arrays(expected) or []))
-    for g, e in pairs:
-        if g.shape != e.shape:
-            if g.ndim == 2 and g.shape[0] == g.shape[1] == e.shape[0] and g.shape != e.shape:
-                return (f"an answer has shape {g.shape} where {e.shape} was expected: "
-                        "probably an (n,) array combined with an (n, 1) one (broadcasting)")
-            if g.T.shape == e.shape and np.allclose(g.T, e, rtol=1e-4, atol=1e-7):
-                return "an answer is the transpose of the right one"
-            continue
-        if np.allclose(g, e, rtol=1e-4, atol=1e-7) or not np.any(e):
-            continue
-        ratio = float(np.sum(g * e) / np.sum(e * e))
-        if not np.allclose(g, ratio * e, rtol=1e-3, atol=1e-7):
-            return ""
-        for factor, words in [(-1, "has the opposite sign of"), (2, "is twice"),
-                              (0.5, "is half")]:
-            if np.isclose(ratio, factor, rtol=1e-3):
-                return f"an answer {words} the right one"
+def _signature(got: Any, expected: Any, tolerance: Tolerance) -> str:
+    """A plain-words relation between a wrong answer and the right one, when the shapes
+    and values of one of its arrays show it; "" otherwise."""
+    pairs = _pairs(got, expected) or []
+    with np.errstate(all="ignore"):
+        relations = [_relation(g, e, tolerance) for g, e in pairs if not _close(g, e, tolerance)]
+    return next(filter(None, relations), "")
+
+
+def _relation(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> str:
+    if got.shape != expected.shape and _squeezed(got) == _squeezed(expected):
+        got = got.reshape(expected.shape)  # shapes are judged by cases of their own
+    if got.shape != expected.shape:
+        return _shape_relation(got, expected, tolerance)
+    return _factor_relation(got, expected, tolerance)
+
+
+def _squeezed(array: np.ndarray) -> tuple[int, ...]:
+    return tuple(side for side in array.shape if side != 1)
+
+
+def _shape_relation(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> str:
+    """(n, n) where (n,) or (n, 1) was expected: the two combined; or the transpose."""
+    n = expected.shape[0] if expected.ndim else 0
+    if n > 1 and got.shape == (n, n) and expected.shape in ((n,), (n, 1)):
+        return (f"an answer has shape {got.shape} where {expected.shape} was expected: "
+                f"probably a ({n},) array combined with a ({n}, 1) one (broadcasting)")
+    if got.ndim == 2 and _close(got.T, expected, tolerance):
+        return "an answer is the transpose of the right one"
+    return ""
+
+
+def _factor_relation(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> str:
+    """A sign or a factor of 2; another factor only where at least two different values
+    share it (any one number is some multiple of any other)."""
+    if not np.any(expected) or not np.all(np.isfinite(got)):
+        return ""
+    for factor, words in FACTORS:
+        if _close(got, factor * expected, tolerance):
+            return f"an answer {words} the right one"
+    if np.unique(expected[expected != 0]).size < 2:
+        return ""
+    ratio = float(np.sum(got * expected) / np.sum(expected * expected))
+    if _close(got, ratio * expected, tolerance):
         return f"an answer is the right one times {ratio:.3g} (a missing or extra factor?)"
     return ""
 
@@ -218,48 +279,86 @@ def _suspects(catalogue: Catalogue, function: str) -> list[Mistake]:
     return own + [m for m in catalogue.suspects(function) if m.function != function]
 
 
-def _modifies(module: ModuleType, call: Call) -> bool:
+def _modifies(module: ModuleType, call: Call, tolerance: Tolerance) -> bool:
     args, kwargs = copy_of(call.args), copy_of(call.kwargs)
     try:
         with np.errstate(all="ignore"):
             getattr(module, call.function)(*args, **kwargs)
     except Exception:
         return False
-    return not _same((args, kwargs), (call.args, call.kwargs))
+    return not _same((args, kwargs), (call.args, call.kwargs), tolerance)
 
 
-def _matches(mistake: Mistake, call: Call) -> bool:
+def _matches(catalogue: Catalogue, mistake: Mistake, call: Call) -> bool:
     if call.changed:
-        return _modifies(mistake.module, call)
-    return _same(call.value, _run(mistake.module, call))
+        return _modifies(mistake.module, call, catalogue.tolerance)
+    return _same(call.value, catalogue.answers.of(mistake.module, call), catalogue.tolerance)
 
 
-def _named(matches: list[Mistake], function: str) -> Finding:
-    """One mistake by name; when mistakes in different functions give the same answer
-    (update adding the gradient trains like mse_grad with the wrong sign), all of them,
-    unnamed."""
-    if len({m.function for m in matches}) > 1:
-        return Finding("One of these: " + " Or: ".join(m.explain for m in matches))
-    mistake = matches[0]
-    root = "" if mistake.function == function else (
-        f" The root cause is in your {mistake.function}.")
-    return Finding(f"{mistake.explain}{root} Read again: {mistake.read}.", mistake.id)
-
-
-def diagnose(catalogue: Catalogue, calls: list[Call]) -> Finding | None:
-    """The most likely cause of a failed case, from the calls it made; None if unknown."""
+def diagnose(catalogue: Catalogue, calls: list[Call]) -> Evidence | None:
+    """What a failed case shows, from the calls it made, the last wrong one first; None
+    when no call shows anything. `name_causes` then names the cause."""
     for call in reversed(calls):
-        expected = _run(catalogue.reference, call)
-        if _same(call.value, expected) and not call.changed:
+        expected = catalogue.answers.of(catalogue.reference, call)
+        if _same(call.value, expected, catalogue.tolerance) and not call.changed:
             continue
-        matches = [m for m in _suspects(catalogue, call.function) if _matches(m, call)]
-        if matches:
-            return _named(matches, call.function)
-        signature = _signature(call.value, expected)
-        if signature:
-            return Finding(f"In {call.function}, {signature}.")
+        suspects = [m for m in _suspects(catalogue, call.function)
+                    if m.function not in call.stand_ins]  # those ran as the reference's
+        matches = tuple(m for m in suspects if _matches(catalogue, m, call))
+        signature = _signature(call.value, expected, catalogue.tolerance)
+        if matches or signature:
+            return Evidence(call.function, matches, signature)
     return None
 
+
+def name_causes(catalogue: Catalogue,
+                evidence: list[Evidence | None]) -> list[Finding | None]:
+    """One consistent diagnosis for a submission, a finding for each failed case's
+    evidence. For each function, the cause is the mistake in it that explains the most of
+    the submission's failed cases (all of those tied, "One of: ..."), so a page never names
+    two different causes for one function. A case whose matches are not its function's
+    cause gets its plain relation, if any; one whose matches lie in several functions
+    gets the cause that explains the most cases."""
+    support = Counter(m.id for found in evidence if found for m in found.matches)
+    causes = _causes(catalogue, support)
+    return [None if found is None else _finding(found, causes, support)
+            for found in evidence]
+
+
+def _causes(catalogue: Catalogue, support: Counter[str]) -> dict[str, tuple[Mistake, ...]]:
+    """For each function with a matched mistake, its mistakes that explain the most cases."""
+    most: dict[str, int] = {}
+    for mistake in catalogue.mistakes:
+        most[mistake.function] = max(most.get(mistake.function, 0), support[mistake.id])
+    return {function: tuple(m for m in catalogue.mistakes
+                            if m.function == function and support[m.id] == count)
+            for function, count in most.items() if count}
+
+
+def _finding(found: Evidence, causes: dict[str, tuple[Mistake, ...]],
+             support: Counter[str]) -> Finding | None:
+    ids = {m.id for m in found.matches}
+    shown = [cause for cause in dict.fromkeys(causes[m.function] for m in found.matches)
+             if ids & {m.id for m in cause}]
+    if not shown:
+        return Finding(f"In {found.function}, {found.signature}.") if found.signature else None
+    most = max(support[cause[0].id] for cause in shown)
+    return _named([m for cause in shown if support[cause[0].id] == most for m in cause],
+                  found.function)
+
+
+def _named(mistakes: list[Mistake], function: str) -> Finding:
+    """One mistake by name, with its root cause when that is in another function than the
+    one called; several (a tie) as "One of: ...", each with what to read again."""
+    where = {m.function for m in mistakes}
+    root = "" if where == {function} or len(where) > 1 else (
+        f" The root cause is in your {where.pop()}.")
+    if len(mistakes) == 1:
+        return Finding(f"{mistakes[0].explain}{root} Read again: {mistakes[0].read}.",
+                       mistakes[0].id)
+    reads = "; ".join(dict.fromkeys(m.read for m in mistakes))
+    return Finding("One of: " + " Or: ".join(m.explain for m in mistakes)
+                   + f"{root} Read again: {reads}.")
 
 
 def public_causes(catalogue: Catalogue, suites: list) -> dict[str, dict[str, str]]:

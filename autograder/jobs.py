@@ -126,9 +126,10 @@ class _Task:
 _worker: dict = {}  # this grading process's course, test files, output folder, fork server
 
 
-def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path) -> None:
+def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
+                 zygote: Zygote | None = None) -> None:
     _worker.update(course=course, suites=suites, catalogue=catalogue, out=out,
-                   zygote=Zygote())
+                   zygote=zygote or Zygote())
 
 
 def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue,
@@ -156,20 +157,25 @@ def _grade_one(task: _Task) -> Outcome:
     return Outcome(submission.student, "graded", unprotected=run.loaded.unprotected)
 
 
-def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
-    """Grade the tasks here (jobs=1) or in a pool of forked grading processes.
+def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple,
+               zygote: Zygote | None) -> Iterator[Outcome]:
+    """Grade the tasks here with zygote (jobs=1) or in a pool of forked grading processes,
+    each with a fork server of its own (zygote is closed first). Closes zygote.
 
     If a grading process dies (killed from outside, out of memory), the pool
     breaks; each task it took down is graded again alone, so that only a task
     that kills its grading process again is reported as failed.
     """
-    if jobs == 1 or len(tasks) <= 1:
-        _init_worker(*setup)
+    if not tasks:
+        return
+    if jobs == 1 or len(tasks) == 1:
+        _init_worker(*setup, zygote)
         try:
             yield from map(_grade_one, tasks)
         finally:
             _worker.pop("zygote").close()
         return
+    zygote.close()
     lost = yield from _in_pool(tasks, min(jobs, len(tasks)), setup)
     for task in lost:
         if (yield from _in_pool([task], 1, setup)):
@@ -218,10 +224,7 @@ def _hand_out(pool: ProcessPoolExecutor, queue: list[_Task], running: dict[Futur
 def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
     """The reference must score full marks with these tests and limits, or students would
     lose points for a setting of the instructor's (a limit too small, a broken case)."""
-    try:
-        run = run_submission(course, suites, course.path("reference").resolve(), zygote)
-    finally:
-        zygote.close()
+    run = run_submission(course, suites, course.path("reference").resolve(), zygote)
     result = score_run(course, "reference", run)
     if result.score == result.max_score:
         return
@@ -248,39 +251,63 @@ def _plan(course: Course, submissions: list[Submission], out: Path,
 
 
 def _write_nbgrader_gradebook(course: Course, out: Path, saved: dict[str, dict],
-                             database: Path | None) -> Path | None:
-    """The nbgrader gradebook (an nbgrader course's, or OUT/gradebook.db), if nbgrader is
-    installed (it is an instructor extra) and anyone was graded."""
+                             database: Path | None, own: bool) -> Path | None:
+    """The nbgrader gradebook (an nbgrader course's database, or with own OUT/gradebook.db),
+    if nbgrader is installed (it is an instructor extra, imported only here: seconds) and
+    anyone was graded."""
+    if not saved or (database is None and not own):
+        return None
     try:
         from autograder import nbgrader_course
     except ImportError:
         return None
-    return nbgrader_course.write(course, out, saved, database) if saved else None
+    return nbgrader_course.write(course, out, saved, database)
+
+
+def _fork_server(tasks: list[_Task], zygote: Zygote | None) -> Zygote | None:
+    """The fork server for the tasks: the caller's, else one started now (its numpy import
+    then overlaps loading the tests); none when nothing is to be graded (the caller's is
+    closed)."""
+    if not tasks:
+        if zygote:
+            zygote.close()
+        return None
+    return zygote or Zygote()
 
 
 def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: int = 1,
-                force: bool = False, progress=None,
-                database: Path | None = None) -> BatchSummary:
-    """Grade every changed submission; rebuild grades.csv and gradebook.db from the results."""
+                force: bool = False, progress=None, database: Path | None = None,
+                own_gradebook: bool = False, zygote: Zygote | None = None) -> BatchSummary:
+    """Grade every changed submission; rebuild grades.csv, the report and the nbgrader
+    gradebook from the results: database, an nbgrader course's gradebook.db, or when
+    own_gradebook is true OUT/gradebook.db.
+
+    zygote: a fork server the caller started early (its start then overlaps the caller's
+    imports); grade_batch closes it, whatever happens.
+    """
     start = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
-    gradebook.remove_temporary_files(out)
-    tasks, outcomes = _plan(course, submissions, out, force)
-    zygote = Zygote() if tasks else None  # starts now: its numpy import overlaps the tests'
-    suites = load_suites(course)
-    if zygote:  # only a batch that grades anything needs the limits checked
-        _check_limits(course, suites, zygote)
-    catalogue = load_catalogue(course)
-    if progress:
-        progress.start(len(submissions), len(outcomes))
-    for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out)):
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        gradebook.remove_temporary_files(out)
+        tasks, outcomes = _plan(course, submissions, out, force)
+        zygote = _fork_server(tasks, zygote)
+        suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
+        if zygote:  # only a batch that grades anything needs the limits checked
+            _check_limits(course, suites, zygote)
+        if progress:
+            progress.start(len(submissions), len(outcomes))
+    except BaseException:
+        if zygote:
+            zygote.close()
+        raise
+    for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out), zygote):
         outcomes.append(outcome)
         if progress:
             progress.advance(outcome)
     students = [s.student for s in submissions]
     saved = gradebook.read_saved(out, students)
     grades = gradebook.write_grades(course, out, saved)
-    database = _write_nbgrader_gradebook(course, out, saved, database)
+    database = _write_nbgrader_gradebook(course, out, saved, database, own_gradebook)
     report = write_report(course, out, saved)
     return BatchSummary(tuple(outcomes), tuple(gradebook.grade_rows(course, saved)), grades,
                         database, report, time.monotonic() - start)

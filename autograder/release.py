@@ -9,9 +9,11 @@
   metadata, ready for ``nbgrader generate_assignment``;
 - the public test files: the test sources with every ``### BEGIN HIDDEN TESTS``
   region removed by nbgrader's ``ClearHiddenTests``;
-- autograder.zip, made by ``otter generate`` from the full tests, with the
-  reference and the check helpers shipped as packages (a top-level ``.py``
-  support file would break otter's ``.py`` submissions);
+- autograder.zip: for Gradescope, setup.sh (pinned requirements, pip) and
+  run_autograder (our grader, confined; autograder/gradescope.py); laid out as
+  otter's (the full tests in tests/, the reference and the check helpers as
+  packages in files/: a top-level ``.py`` support file would break otter's ``.py``
+  submissions), so ``otter run -a autograder.zip`` grades with it too;
 - the student's install, a wheel of this package that also carries the public
   side of the course (``autograder/student/``: a course.yaml and the public
   tests), so ``check`` works wherever the package is installed: no clone, no
@@ -22,32 +24,31 @@ from __future__ import annotations
 
 import ast
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
 import json
 import os
 import re
-import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
-from autograder import wire
+from autograder import gradescope, wire
 from autograder.course import CAUSES, PACKAGE, Course, CourseError
 from autograder.diagnosis import load_catalogue, public_causes
 from autograder.gradebook import write_atomic
 from autograder.verdicts import load_suites
 
-ZIP_REQUIREMENTS = "numpy>=1.24,<3\npyyaml>=6,<7\n"
 DISTRIBUTION = "backprop-autograder"
 METADATA_FIELDS = ["Name", "Version", "Summary", "Requires-Python", "Requires-Dist",
                    "Provides-Extra"]
 STUDENT_COURSE_HEAD = ("# Made by `python -m autograder release` from the instructor's "
                        "course.yaml:\n# the settings `check` needs; the public tests are in "
                        "tests/.\n")
+ZIP_COURSE_HEAD = ("# Made by `python -m autograder release` from the instructor's course.yaml,"
+                   "\n# with its paths as they are inside autograder.zip.\n")
 
 
 def _preprocess(text: str, preprocessor_class: type, name: str) -> str:
@@ -209,14 +210,20 @@ def write_student_files(course: Course, folder: Path) -> list[Path]:
     return written
 
 
-def student_course(course: Course) -> dict[str, str]:
-    """The public side of the course, by path inside the package: a course.yaml whose tests
-    are the public tests beside it, and those tests."""
+def _course_yaml(course: Course, head: str, changes: dict[str, Any]) -> str:
+    """The instructor's course.yaml with some keys changed, under a comment saying why."""
     import yaml
 
     data = yaml.safe_load(course.source.read_text(encoding="utf-8"))
-    data["tests"] = {"source": "tests", "public": "tests"}
-    files = {"student/course.yaml": STUDENT_COURSE_HEAD + yaml.safe_dump(data, sort_keys=False)}
+    data.update(changes)
+    return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def student_course(course: Course) -> dict[str, str]:
+    """The public side of the course, by path inside the package: a course.yaml whose tests
+    are the public tests beside it, and those tests."""
+    tests = {"tests": {"source": "tests", "public": "tests"}}
+    files = {"student/course.yaml": _course_yaml(course, STUDENT_COURSE_HEAD, tests)}
     files.update({f"student/tests/{name}": text for name, text in public_tests(course).items()})
     files[f"student/{CAUSES}"] = json.dumps(_causes(course, files), indent=1, sort_keys=True)
     return files
@@ -247,6 +254,27 @@ def _wheel_metadata(version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def package_files(course: Course) -> dict[str, bytes]:
+    """This package's modules and the public side of the course, by path in a wheel or zip."""
+    files = {f"autograder/{path.name}": path.read_bytes()
+             for path in sorted(PACKAGE.glob("*.py"))}
+    files.update({f"autograder/{key}": text.encode()
+                  for key, text in student_course(course).items()})
+    return files
+
+
+def _write_zip(path: Path, files: dict[str, bytes], executable: frozenset[str]) -> Path:
+    """A zip of files (path inside -> bytes), byte for byte the same for the same files:
+    fixed dates, and the modes of ordinary files (0755 for the executable ones)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, data in files.items():
+            entry = zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0))
+            entry.external_attr = (0o100755 if key in executable else 0o100644) << 16
+            archive.writestr(entry, data, zipfile.ZIP_DEFLATED)
+    return path
+
+
 def build_student_wheel(course: Course, folder: Path) -> Path:
     """The student's install: a wheel of this package plus the public side of the course.
     Written directly (a wheel is a zip with a .dist-info folder), byte for byte the same
@@ -254,67 +282,60 @@ def build_student_wheel(course: Course, folder: Path) -> Path:
     version = importlib.metadata.version(DISTRIBUTION)
     name = DISTRIBUTION.replace("-", "_")
     info = f"{name}-{version}.dist-info"
-    files = {f"autograder/{path.name}": path.read_bytes()
-             for path in sorted(PACKAGE.glob("*.py"))}
-    files.update({f"autograder/{key}": text.encode()
-                  for key, text in student_course(course).items()})
+    files = package_files(course)
     files[f"{info}/METADATA"] = _wheel_metadata(version).encode()
     files[f"{info}/WHEEL"] = (b"Wheel-Version: 1.0\nGenerator: autograder.release\n"
                               b"Root-Is-Purelib: true\nTag: py3-none-any\n")
     files[f"{info}/top_level.txt"] = b"autograder\n"
     record = [f"{key},sha256={_digest(data)},{len(data)}" for key, data in files.items()]
     files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    folder.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
-        for key, data in files.items():
-            wheel.writestr(zipfile.ZipInfo(key, date_time=(1980, 1, 1, 0, 0, 0)), data,
-                           zipfile.ZIP_DEFLATED)
-    return path
+    return _write_zip(folder / f"{name}-{version}-py3-none-any.whl", files, frozenset())
 
 
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def _stage_support(course: Course, stage: Path) -> None:
-    """Copy what the tests import into stage: the reference and check helpers, as packages."""
-    reference = course.path("reference")
-    shutil.copytree(reference.parent, stage / reference.parent.name,
-                    ignore=shutil.ignore_patterns("tests", "__pycache__"))
-    shutil.copytree(Path(__file__).parent, stage / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__", "student"))
-    for key, text in student_course(course).items():  # for the notebook's check cells
-        (stage / "autograder" / key).parent.mkdir(parents=True, exist_ok=True)
-        (stage / "autograder" / key).write_text(text, encoding="utf-8")
-    shutil.copy(course.source, stage / "course.yaml")
-    shutil.copytree(course.path("tests.source"), stage / "tests",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    (stage / "requirements.txt").write_text(ZIP_REQUIREMENTS, encoding="utf-8")
+def _zip_course(course: Course) -> str:
+    """course.yaml as the grader reads it in autograder.zip's files/ folder (Gradescope):
+    the full tests in ../tests, the public ones inside the package, and the reference, its
+    lesson and its catalogue of mistakes in the reference's folder beside it."""
+    folder = course.path("reference").parent
+    changes: dict[str, Any] = {"tests": {"source": f"../{gradescope.TESTS}",
+                                         "public": "autograder/student/tests"}}
+    for key in ("reference", "lesson", "mistakes"):
+        path = course.path(key)
+        if folder not in path.parents:
+            raise CourseError(f"{course.source.name}: {key} must be in the reference's folder "
+                              f"{folder.name}/, which autograder.zip carries")
+        changes[key] = f"{folder.name}/{path.relative_to(folder).as_posix()}"
+    return _course_yaml(course, ZIP_COURSE_HEAD, changes)
+
+
+def _folder_files(folder: Path, prefix: str, skip: Path | None = None) -> dict[str, bytes]:
+    """Each file below folder by prefix/its path there, without __pycache__ or skip."""
+    return {f"{prefix}/{path.relative_to(folder).as_posix()}": path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+            and (skip is None or skip not in path.parents)}
+
+
+def autograder_files(course: Course) -> dict[str, bytes]:
+    """autograder.zip's files by path: Gradescope's setup.sh and run_autograder with the
+    pinned requirements; and in otter's layout, which `otter run -a` reads, the full tests
+    in tests/ and in files/ the reference's folder (without the tests), this package with
+    the public side of the course, and the course as the grader reads it there."""
+    reference = course.path("reference").parent
+    files = {name: text.encode() for name, text in gradescope.SCRIPTS.items()}
+    files.update(_folder_files(course.path("tests.source"), gradescope.TESTS))
+    files.update(_folder_files(reference, f"{gradescope.FILES}/{reference.name}",
+                               skip=course.path("tests.source")))
+    files.update({f"{gradescope.FILES}/{key}": data
+                  for key, data in package_files(course).items()})
+    files[gradescope.COURSE] = _zip_course(course).encode()
+    return files
 
 
 def build_autograder_zip(course: Course, zip_path: Path) -> Path:
-    """autograder.zip for Gradescope or `otter run -a`, made by otter generate."""
-    from otter.generate import main as otter_generate
-
-    reference_package = course.path("reference").parent.name
-    with tempfile.TemporaryDirectory() as temporary:
-        stage = Path(temporary)
-        _stage_support(course, stage)
-        with _chdir(stage):
-            otter_generate(tests_dir="tests", output_path="autograder.zip",
-                           requirements="requirements.txt", no_environment=True,
-                           files=[reference_package, "autograder", "course.yaml"])
-        zip_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(stage / "autograder.zip", zip_path)
-    return zip_path
-
-
-@contextlib.contextmanager
-def _chdir(path: Path):
-    previous = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(previous)
+    """autograder.zip, for Gradescope (our grader, confined) and for `otter run -a`."""
+    return _write_zip(zip_path, autograder_files(course), gradescope.EXECUTABLE)

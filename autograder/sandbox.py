@@ -3,11 +3,12 @@
 The grading process never imports student code. A ``Zygote`` (child.py, a
 fork server) forks one confined process per submission; ``Worker`` sends it
 plain data over a socket for each call and waits for the whole reply until the
-child has used ``call_seconds`` of CPU time, or three times that on the clock
-(so machine load never decides a grade, and a child that sleeps or trickles
-bytes cannot stall), which it bounds in size before parsing and treats as
-untrusted. The submission's CPU time counts over all its restarts. A call that
-times out, crashes or
+child has used ``call_seconds`` of CPU time, or spent three times that idle (on
+the clock, but neither running nor waiting for a CPU nor waiting for the
+grader: see ``Wait``), so machine load never decides a grade, and a child that
+sleeps or trickles bytes cannot stall. Replies are bounded in size before
+parsing and treated as untrusted. The submission's CPU time counts over all its
+restarts, with a wall-clock backstop. A call that times out, crashes or
 exits fails on its own; the process is restarted for the next call. The
 student's prints are kept (truncated) for the instructor and never read as
 results.
@@ -16,6 +17,7 @@ results.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import shutil
@@ -28,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autograder import wire
 from autograder.course import Limits
 from autograder.forkserver import FILE_LIMIT, Zygote
@@ -36,6 +40,10 @@ SUBMISSION_LIMIT = 64 * 1024 * 1024  # the submission itself (notebooks keep the
 WALL_FACTOR = 3  # a wait ends at this many times its CPU limit on the clock, whatever the CPU
 POLL_SECONDS = 0.05  # how often a wait looks at the child's CPU time
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STAND_IN_SIDE = 1024  # longest axis of an array a stand-in takes (a 2-axis answer: 8 MB)
+STAND_IN_VALUES = 1 << 20  # numbers in one question, and in one answer
+STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four)
+StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
 
 
 class StudentFault(Exception):
@@ -154,12 +162,11 @@ class Worker:
             self.limits.submission_seconds - self.cpu_spent, 0.0))
         self.pid, self.channel = self.zygote.spawn(
             self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name, left)
-        seconds = self.limits.import_seconds
-        until, unprotected = time.monotonic() + WALL_FACTOR * seconds, ()
+        wait, unprotected = self._wait(self.limits.import_seconds, cpu_from=0.0), ()
         try:  # the first message is sent before any student code runs: trusted
-            confined = self._receive(seconds, wire.MAX_REPLY, until, cpu_from=0.0)
+            confined = self._receive(wait, wire.MAX_REPLY)
             unprotected = tuple(confined.get("confined", ("confinement report (missing)",)))
-            reply = self._receive(seconds, wire.MAX_REPLY, until, cpu_from=0.0)
+            reply = self._receive(wait, wire.MAX_REPLY)
         except StudentFault as fault:
             return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}", (), unprotected)
         if "ready" in reply:
@@ -173,59 +180,63 @@ class Worker:
         return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
                       unprotected)
 
-    def _cpu(self) -> float:
-        """CPU seconds the running child has used (0 when there is none)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError, TypeError):
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    def _usage(self) -> Usage:
+        """What the running child has used (nothing when there is none)."""
+        return _usage(f"/proc/{self.pid}") if self.pid is not None else Usage(0.0, 0.0)
 
     def _spent(self, cpu: float | None = None) -> bool:
         """Whether the submission has used up its CPU time, or its wall-clock backstop;
         cpu: the running child's CPU seconds, if just read."""
-        cpu = self._cpu() if cpu is None else cpu
+        cpu = self._usage().cpu if cpu is None else cpu
         return (self.cpu_spent + cpu >= self.limits.submission_seconds
                 or time.monotonic() >= self.deadline)
 
-    def _limited_read(self, until: float, cpu_until: float) -> Callable[[int], bytes]:
-        """recv that raises TimeoutError once the child has used cpu_until seconds of CPU,
-        the submission its time, or the clock reaches until, however slowly bytes come."""
+    def _wait(self, seconds: float, cpu_from: float | None = None) -> Wait:
+        """A wait in which the child may use seconds of CPU time (counted from cpu_from, or
+        from now) and spend WALL_FACTOR times that idle."""
+        usage = self._usage()
+        return Wait((usage.cpu if cpu_from is None else cpu_from) + seconds, seconds,
+                    WALL_FACTOR * seconds, time.monotonic(), usage.waiting, _own_busy())
+
+    def _check(self, wait: Wait) -> None:
+        """TimeoutError once the submission is spent, or this wait's CPU or idle time."""
+        usage = self._usage()  # one read of /proc per check
+        if self._spent(usage.cpu):
+            raise TimeoutError("submission")
+        if usage.cpu >= wait.cpu_until:
+            raise TimeoutError("cpu")
+        if wait.idle(usage.waiting) >= wait.idle_limit:
+            raise TimeoutError("wall")
+
+    def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
+        """recv that raises TimeoutError (_check) however slowly bytes come: the limits are
+        checked every POLL_SECONDS, whether or not bytes arrive in between."""
+        next_check = time.monotonic() + POLL_SECONDS
 
         def read(size: int) -> bytes:
+            nonlocal next_check
             while True:
-                left = until - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError("wall")
-                self.channel.settimeout(min(left, POLL_SECONDS))
+                if time.monotonic() >= next_check:
+                    self._check(wait)
+                    next_check = time.monotonic() + POLL_SECONDS
+                self.channel.settimeout(max(next_check - time.monotonic(), 1e-3))
                 try:
                     return self.channel.recv(size)
                 except TimeoutError:
-                    cpu = self._cpu()  # one read of /proc per poll
-                    if self._spent(cpu):
-                        raise TimeoutError("submission") from None
-                    if cpu >= cpu_until:
-                        raise TimeoutError("cpu") from None
+                    next_check = 0.0
 
         return read
 
-    def _receive(self, seconds: float, limit: int, until: float | None = None,
-                 cpu_from: float | None = None) -> dict:
-        """The child's next message, whole within the limit and at most limit bytes.
-
-        seconds: CPU seconds the child may use for it (counted from cpu_from, or
-        from now); until: the wall-clock backstop (WALL_FACTOR times seconds from
-        now unless given), never past the submission's own.
-        """
-        cpu_until = (self._cpu() if cpu_from is None else cpu_from) + seconds
-        until = time.monotonic() + WALL_FACTOR * seconds if until is None else until
+    def _receive(self, wait: Wait, limit: int) -> dict:
+        """The child's next message, whole within the wait's limits and at most limit bytes."""
         try:
-            read = self._limited_read(min(until, self.deadline), cpu_until)
-            return _checked(wire.receive(read, limit))
+            message = _checked(wire.receive(self._limited_read(wait), limit))
+            self._check(wait)  # a message that came before the first poll: its CPU counts too
+            return message
         except TimeoutError as timeout:
             spent = str(timeout) == "submission" or self._spent()
             self._stop()
-            raise StudentFault("timeout", self._timeout_text(str(timeout), seconds, spent)) \
+            raise StudentFault("timeout", self._timeout_text(str(timeout), wait.seconds, spent)) \
                 from None
         except wire.TooLarge as error:
             self._stop()
@@ -242,24 +253,28 @@ class Worker:
             return self._used_up()
         if reason == "cpu":
             return f"did not finish within {seconds:g} s (an endless loop?)"
-        return (f"did not finish within {WALL_FACTOR * seconds:g} s while using little CPU "
-                "time (waiting for something that never comes?)")
+        return (f"did not finish: it spent {WALL_FACTOR * seconds:g} s neither running nor "
+                "waiting for a CPU (waiting for something that never comes?)")
 
     def _used_up(self) -> str:
         return f"the submission used up its {self.limits.submission_seconds:g} s in all"
 
-    def call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
+    def call(self, name: str, args: tuple, kwargs: dict,
+             stand_ins: StandIns | None = None) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
 
+        stand_ins: trusted functions that replace the student's helpers of these
+        names for this call; the child gets proxies that ask us (stand_in_answer).
         A function that hit the call limit once is not run again in this
         submission: later calls fail at once, naming that first timeout.
         """
         if name in self.stalled and not self._spent():
             raise StudentFault("timeout", "was not run again, because in an earlier case it "
                                + self.stalled[name])
-        return self._call(name, args, kwargs)
+        return self._call(name, args, kwargs, stand_ins or {})
 
-    def _call(self, name: str, args: tuple, kwargs: dict) -> tuple[Any, dict[str, Any]]:
+    def _call(self, name: str, args: tuple, kwargs: dict,
+              stand_ins: StandIns) -> tuple[Any, dict[str, Any]]:
         """One call of a student function: (value, changed arguments), or StudentFault.
 
         Changed arguments are keyed by position ("0", "1", ...) or keyword name:
@@ -275,15 +290,12 @@ class Worker:
                 raise StudentFault(restarted.status, "could not be restarted for this call: "
                                    + restarted.message)
         plain_args, plain_kwargs = self.arena.encode(args, kwargs)
-        request = {"function": name, "args": plain_args, "kwargs": plain_kwargs}
+        request = {"function": name, "args": plain_args, "kwargs": plain_kwargs,
+                   "stand_ins": sorted(stand_ins)}
         data = wire.frame(request)
+        self._send(data)
         try:
-            self.channel.settimeout(max(self.limits.call_seconds, 1e-6))
-            self.channel.sendall(data)
-        except OSError:  # a timeout too: the child stopped reading
-            raise _ended(self._stop(grace=1.0), self.limits) from None
-        try:
-            reply = self._receive(self.limits.call_seconds, wire.reply_limit(len(data)))
+            reply = self._reply(wire.reply_limit(len(data)), stand_ins)
         except StudentFault as fault:
             if fault.kind == "timeout" and not self._spent():
                 self.stalled[name] = str(fault)  # this call's own limit, not a restart's
@@ -305,6 +317,28 @@ class Worker:
             raise StudentFault("crashed", "sent the grader a reply it could not read") from None
         # what the arena shows was changed in place outranks what the child reports
         return value, {**reported, **self.arena.changed(args, kwargs)}
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.channel.settimeout(max(self.limits.call_seconds, 1e-6))
+            self.channel.sendall(data)
+        except OSError:  # a timeout too: the child stopped reading
+            raise _ended(self._stop(grace=1.0), self.limits) from None
+
+    def _reply(self, limit: int, stand_ins: StandIns) -> dict:
+        """The call's reply, answering the stand-ins' questions on the way; every question
+        counts against the call's own limits (the child's CPU time, its idle time)."""
+        wait, start = self._wait(self.limits.call_seconds), time.thread_time()
+        while True:
+            reply = self._receive(wait, limit)
+            if "stand_in" not in reply:
+                return reply
+            answer = wire.frame(stand_in_answer(reply, stand_ins, self.arena))
+            if time.thread_time() - start > wait.seconds:  # reading questions counts too
+                self._stop()
+                raise StudentFault("timeout", "kept the grader busy with questions for more "
+                                   f"than {wait.seconds:g} s of its CPU time")
+            self._send(answer)
 
     def output(self) -> str:
         """What the student's code printed, cut to the course's limit."""
@@ -342,6 +376,57 @@ class Worker:
         os.close(self.source)
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Seconds a process (or thread) has run on a CPU, and waited for one while runnable."""
+
+    cpu: float
+    waiting: float
+
+
+def _usage(proc: str) -> Usage:
+    """From the kernel's schedstat (nanoseconds); without it, the CPU time of stat only."""
+    try:
+        cpu, waiting = Path(f"{proc}/schedstat").read_text().split()[:2]
+        return Usage(int(cpu) / 1e9, int(waiting) / 1e9)
+    except (OSError, ValueError):
+        pass
+    try:
+        fields = Path(f"{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        return Usage((int(fields[11]) + int(fields[12])) / CLOCK_TICKS, 0.0)
+    except (OSError, IndexError, ValueError):
+        return Usage(0.0, 0.0)
+
+
+def _own_busy() -> float:
+    """Seconds this thread has run or waited to run: the grader's own share of a wait."""
+    usage = _usage("/proc/thread-self")
+    return usage.cpu + usage.waiting if usage.cpu else time.thread_time()
+
+
+@dataclass(frozen=True)
+class Wait:
+    """One wait for the child: its CPU limit, and its idle limit on the clock.
+
+    Idle time is time on the clock when neither the child nor the grader was running
+    or waiting for a CPU: what a sleep or a hang spends. Machine load (time runnable
+    but waiting for a CPU) and the grader's own work (its answers to stand-ins) add
+    nothing to it, so a correct solution never meets the idle limit on a busy machine.
+    """
+
+    cpu_until: float  # the child's CPU seconds at which the wait ends
+    seconds: float  # the CPU limit it was made with
+    idle_limit: float
+    start: float  # time.monotonic()
+    child_waiting: float  # the child's waiting seconds at the start
+    own_busy: float  # _own_busy() at the start
+
+    def idle(self, child_waiting: float) -> float:
+        elapsed = time.monotonic() - self.start
+        return (elapsed - (child_waiting - self.child_waiting)
+                - (_own_busy() - self.own_busy))
+
+
 def _scratch_name(submission: Path) -> str:
     """The submission's file name in scratch: its own if plain, else a safe one."""
     name = submission.name
@@ -352,6 +437,10 @@ def _scratch_name(submission: Path) -> str:
 def _checked(reply: dict) -> dict:
     """A reply with the fields we read made plain: the child may be forging it."""
     checked = {key: reply[key] for key in ("value", "changed") if key in reply}
+    if "stand_in" in reply:  # a question from a stand-in: read by stand_in_answer
+        if not isinstance(reply["stand_in"], str):
+            raise ValueError("its stand-in question names no function")
+        checked.update({key: reply.get(key) for key in ("stand_in", "args", "kwargs")})
     if "fault" in reply:
         fault = reply["fault"]
         if not isinstance(fault, str):
@@ -366,6 +455,74 @@ def _checked(reply: dict) -> dict:
     if not isinstance(checked.get("changed", {}), dict):
         checked["changed"] = {}
     return checked
+
+
+def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena) -> dict:
+    """The trusted function's answer to a stand-in's question, as plain data (its arrays
+    in the arena's exchange half), or an error the student's code sees. The arguments
+    come from student code: only arrays of at most two axes of STAND_IN_SIDE values
+    each, numbers and dicts of them are taken, so no answer can grow beyond
+    STAND_IN_SIDE squared values."""
+    name = question["stand_in"]
+    if name not in stand_ins:
+        return {"error": f"the grader's {name} is not standing in for yours now"}
+    try:
+        _check_question_size([*question["args"], *question["kwargs"].values()])
+        args = [wire.from_plain(value, arena.read) for value in question["args"]]
+        kwargs = {str(k): wire.from_plain(v, arena.read) for k, v in question["kwargs"].items()}
+        for value in [*args, *kwargs.values()]:
+            _check_stand_in_argument(value)
+        with np.errstate(all="ignore"):
+            answer = stand_ins[name](*args, **kwargs)
+        if _values(answer) > STAND_IN_VALUES:
+            raise ValueError(f"an answer of more than {STAND_IN_VALUES} values")
+        return {"value": wire.to_plain(answer, arena.exchange().place)}
+    except Exception as error:  # the student's arguments: the student's error
+        return {"error": f"the grader's {name}, standing in for yours in this case, could "
+                         f"not take these arguments ({type(error).__name__}: {error})"[:500]}
+
+
+def _check_question_size(plain: list) -> None:
+    """Before any array is read: a question's arrays hold at most STAND_IN_VALUES values in
+    all (a shared block named twice counts twice) and its dicts, lists and tuples at most
+    STAND_IN_ITEMS items (an honest question: a few thousand values, dicts of four)."""
+    total, stack = 0, list(plain)
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") in ("dict", "list", "tuple"):
+            items = item["items"]
+            if len(items) > STAND_IN_ITEMS:
+                raise ValueError(f"a {item['type']} of more than {STAND_IN_ITEMS} items")
+            stack.extend(items.values() if isinstance(items, dict) else items)
+        elif item.get("type") in ("ndarray", "shared"):
+            described = wire.describe_array(item)
+            if not isinstance(described, wire.Unreadable):
+                total += math.prod(described[1])
+        if total > STAND_IN_VALUES:
+            raise ValueError(f"arrays of more than {STAND_IN_VALUES} values in all")
+
+
+def _values(value: Any) -> int:
+    """How many numbers an answer holds (arrays in dicts, lists and tuples)."""
+    if isinstance(value, dict):
+        return sum(map(_values, value.values()))
+    if isinstance(value, (list, tuple)):
+        return sum(map(_values, value))
+    return int(np.size(value)) if isinstance(value, np.ndarray) else 1
+
+
+def _check_stand_in_argument(value: Any) -> None:
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_stand_in_argument(item)
+    elif isinstance(value, np.ndarray):
+        if value.ndim > 2 or any(side > STAND_IN_SIDE for side in value.shape):
+            raise ValueError(f"an array of shape {value.shape}; at most 2 axes of "
+                             f"{STAND_IN_SIDE} values each")
+    elif type(value) not in (int, float):
+        raise TypeError(f"a {type(value).__name__}; NumPy arrays, numbers or dicts of them")
 
 
 def _with_line(reply: dict, text: str) -> str:

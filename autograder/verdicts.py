@@ -9,6 +9,7 @@ otter's own parsing (``ExceptionTestFile``), so our totals follow otter's rules.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -22,9 +23,9 @@ import numpy as np
 
 from autograder import checks, wire
 from autograder.course import Course, CourseError, Exercise
-from autograder.diagnosis import Call, Catalogue, Finding, diagnose
+from autograder.diagnosis import Call, Catalogue, Evidence, diagnose, name_causes
 from autograder.forkserver import Zygote
-from autograder.sandbox import Loaded, StudentFault, Worker
+from autograder.sandbox import Loaded, StandIns, StudentFault, Worker
 
 
 @dataclass(frozen=True)
@@ -160,10 +161,16 @@ def _write_back(original: Any, after: Any) -> None:
 class StudentFunction:
     """Stands in for the student's function inside a test case."""
 
-    def __init__(self, worker: Worker, name: str, calls: list[Call]):
+    def __init__(self, worker: Worker, name: str, calls: list[Call],
+                 stand_ins: StandIns | None = None):
         self.worker = worker
         self.name = name
         self.calls = calls  # every completed call of the current case, for the diagnosis
+        self.stand_ins = stand_ins or {}
+
+    def with_stand_ins(self, stand_ins: StandIns) -> StudentFunction:
+        """The same function, with trusted helpers in place of the student's (checks.alone)."""
+        return StudentFunction(self.worker, self.name, self.calls, stand_ins)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         loaded = self.worker.loaded
@@ -174,10 +181,11 @@ class StudentFunction:
                                "(check the spelling of its name)")
         before = (checks.copy_of(args), checks.copy_of(kwargs))
         try:
-            value, changed = self.worker.call(self.name, args, kwargs)
+            value, changed = self.worker.call(self.name, args, kwargs, self.stand_ins)
         except StudentFault as fault:
             raise StudentFault(fault.kind, f"{self.name} {fault}") from None
-        self.calls.append(Call(self.name, *before, value, bool(changed)))
+        self.calls.append(Call(self.name, *before, value, bool(changed),
+                               tuple(sorted(self.stand_ins))))
         for key, after in changed.items():
             _write_back(args[int(key)] if key.isdigit() else kwargs[key], after)
         odd = _unreadable(value)
@@ -200,13 +208,28 @@ def _run_case(case: Any, env: dict) -> tuple[bool, str, str]:
     return True, "passed", ""
 
 
-def _diagnose(catalogue: Catalogue | None, calls: list[Call]) -> Finding | None:
+def _diagnose(catalogue: Catalogue | None, calls: list[Call]) -> Evidence | None:
     if catalogue is None or not calls:
         return None
     try:
         return diagnose(catalogue, calls)
     except Exception:  # a diagnosis is a hint: it must never stop grading
         return None
+
+
+def _with_causes(catalogue: Catalogue | None, verdicts: list[CaseVerdict],
+                 evidence: list[Evidence | None]) -> tuple[CaseVerdict, ...]:
+    """The verdicts with the likely cause of each failure, named once all the cases have
+    run so that one submission gets one consistent diagnosis (never scored)."""
+    if catalogue is None or not any(evidence):
+        return tuple(verdicts)
+    try:
+        findings = name_causes(catalogue, evidence)
+    except Exception:  # a diagnosis is a hint: it must never stop grading
+        return tuple(verdicts)
+    return tuple(verdict if finding is None else
+                 dataclasses.replace(verdict, diagnosis=finding.text, mistake=finding.mistake)
+                 for verdict, finding in zip(verdicts, findings))
 
 
 def run_submission(course: Course, suites: list[Suite], submission: Path,
@@ -217,15 +240,14 @@ def run_submission(course: Course, suites: list[Suite], submission: Path,
         loaded = worker.load()
         calls: list[Call] = []
         env = {name: StudentFunction(worker, name, calls) for name in course.functions}
-        verdicts = []
+        verdicts, evidence = [], []
         for suite in suites:
             for case in suite.test_file.test_cases:
                 calls.clear()
                 passed, message, fault = _run_case(case, env)
-                finding = None if passed else _diagnose(catalogue, calls)
+                evidence.append(None if passed else _diagnose(catalogue, calls))
                 func = case.body.test_func
                 verdicts.append(CaseVerdict(
                     suite.exercise.id, func.__name__, (func.__doc__ or "").strip(),
-                    float(case.points), case.hidden, passed, message, fault,
-                    finding.text if finding else "", finding.mistake if finding else ""))
-        return Run(loaded, tuple(verdicts), worker.output())
+                    float(case.points), case.hidden, passed, message, fault))
+        return Run(loaded, _with_causes(catalogue, verdicts, evidence), worker.output())

@@ -1,8 +1,8 @@
 """Plain data across the process boundary, never pickle.
 
-Values are encoded as JSON; arrays travel as ``.npy`` bytes (base64) and are
-loaded with ``allow_pickle=False``, so an object array or a crafted subclass
-cannot come back as anything but a plain ``np.ndarray``. Messages are framed
+Values are encoded as JSON; arrays travel as their raw bytes (base64) with a
+numeric dtype and a shape, checked on arrival, so an object array or a crafted
+subclass cannot come back as anything but a plain ``np.ndarray`` of numbers. Messages are framed
 with a 4-byte length so a student's prints (which go elsewhere) can never be
 mistaken for a reply.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import base64
 import fcntl
-import io
 import json
+import math
 import mmap
 import os
 import re
@@ -26,6 +26,7 @@ MAX_MESSAGE = 64 * 1024 * 1024  # a request from the grader (trusted)
 MAX_REPLY = 1024 * 1024  # a reply from student code: far above the largest honest one
 MAX_CONTAINERS = 512  # JSON objects and arrays in one reply (an honest one has < 50)
 MAX_ITEMS = 10_000  # items of one list, tuple or dict (an honest one has < 2,000)
+MAX_AXES = 32  # numpy's own limit on the axes of an array
 
 
 class TooLarge(ValueError):
@@ -53,13 +54,14 @@ def to_plain(value: Any, place: Callable[[np.ndarray], dict | None] | None = Non
     """
     if isinstance(value, np.ndarray) or isinstance(value, np.generic):
         array = np.asarray(value)
-        if array.dtype.hasobject:
-            return {"type": "unreadable", "name": "object array"}
+        if array.dtype.kind not in "biufc":
+            return {"type": "unreadable", "name": f"array of {array.dtype}"}
         shared = place(array) if place and isinstance(value, np.ndarray) else None
-        return shared or {"type": "ndarray",
-                          "npy": base64.b64encode(_npy_bytes(array)).decode("ascii")}
+        return shared or _array_plain(array)
     if value is None or type(value) in (bool, int, float, str):
         return value
+    if isinstance(value, (int, float)):  # a subclass: its number, as float() or int() reads it
+        return float(value) if isinstance(value, float) else int(value)
     if type(value) in (list, tuple):
         return {"type": type(value).__name__, "items": [to_plain(v, place) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
@@ -70,8 +72,9 @@ def to_plain(value: Any, place: Callable[[np.ndarray], dict | None] | None = Non
 def from_plain(data: Any, view: Callable[[dict], np.ndarray] | None = None) -> Any:
     """Decode what to_plain produced into ndarrays, numbers, strings and containers.
 
-    view: (in the student's process only) the array a shared description names;
-    the grader never passes it, so a reply can never name the arena.
+    view: the array a shared description names: in the student's process, over the
+    arena's pages; in the grader, only for a stand-in's question (Arena.read, which
+    copies from the exchange half). A reply to a call can never name the arena.
     """
     if isinstance(data, list):  # to_plain tags every list: a bare one is forged
         return Unreadable("list sent without its type")
@@ -79,7 +82,7 @@ def from_plain(data: Any, view: Callable[[dict], np.ndarray] | None = None) -> A
         return data
     kind = data.get("type")
     if kind == "ndarray":
-        return _load_npy(base64.b64decode(data["npy"]))
+        return _array(data)
     if kind == "shared" and view is not None:
         return view(data)
     if kind in ("list", "tuple", "dict") and len(data["items"]) > MAX_ITEMS:
@@ -103,6 +106,7 @@ class Arena:
     """
 
     SIZE = 16 * 1024 * 1024
+    EXCHANGE = SIZE // 2  # from here on: the arrays of stand-in questions and answers
 
     def __init__(self) -> None:
         self.fd = os.memfd_create("arena", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
@@ -122,7 +126,7 @@ class Arena:
 
     def _place(self, key: str, array: np.ndarray) -> dict | None:
         """Write array into the arena for argument key; its description, or None."""
-        if array.dtype.kind not in "biufc" or self.used + array.nbytes > self.SIZE:
+        if array.dtype.kind not in "biufc" or self.used + array.nbytes > self.EXCHANGE:
             return None
         data = np.ascontiguousarray(array).tobytes()
         offset = self.used
@@ -144,8 +148,43 @@ class Arena:
         return {key: _replaced(value, now) for key, value in _keyed(args, kwargs)
                 if key in keys}
 
+    def exchange(self) -> Exchange:
+        """Where the grader writes the arrays of one answer to a stand-in's question."""
+        return Exchange(lambda data, offset: os.pwrite(self.fd, data, offset))
+
+    def read(self, data: dict) -> np.ndarray | Unreadable:
+        """A copy of an array a stand-in's question placed in the exchange half; its
+        description comes from student code, so it is checked first."""
+        described = describe_array(data)
+        if isinstance(described, Unreadable):
+            return described
+        dtype, shape, size = described
+        offset = data["offset"]
+        if type(offset) is not int or not self.EXCHANGE <= offset <= self.SIZE - size:
+            raise ValueError("an array lies outside the exchange")
+        return np.frombuffer(os.pread(self.fd, size, offset), dtype).reshape(shape).copy()
+
     def close(self) -> None:
         os.close(self.fd)
+
+
+class Exchange:
+    """Places the arrays of one stand-in question or answer in the arena's exchange half
+    (each side writes its own way: the grader with pwrite, student code in its mmap)."""
+
+    def __init__(self, write: Callable[[bytes, int], Any]):
+        self.write = write
+        self.used = Arena.EXCHANGE
+
+    def place(self, array: np.ndarray) -> dict | None:
+        if array.dtype.kind not in "biufc" or self.used + array.nbytes > Arena.SIZE:
+            return None
+        data = np.ascontiguousarray(array).tobytes()
+        self.write(data, self.used)
+        description = {"type": "shared", "offset": self.used, "dtype": array.dtype.str,
+                       "shape": list(array.shape)}
+        self.used += -(-len(data) // 64) * 64
+        return description
 
 
 def _keyed(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
@@ -173,45 +212,41 @@ def arena_view(arena: mmap.mmap) -> Callable[[dict], np.ndarray]:
     return view
 
 
-_HEADER = re.compile(
-    rb"\{'descr': '([<>|][biufc]\d{1,2})', 'fortran_order': False, "
-    rb"'shape': \(((?:\d+, )*(?:\d+,?)?)\), \}\s*\n"
-)
+_DTYPE = re.compile(r"[<>|][biufc]\d{1,2}")  # numbers and booleans, as dtype.str writes them
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
-    """The .npy file np.save would write; numeric arrays skip np.save's slower path."""
-    array = np.asarray(array, order="C")
-    if array.dtype.kind not in "biufc":
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        return buffer.getvalue()
-    shape = array.shape
-    header = f"{{'descr': '{array.dtype.str}', 'fortran_order': False, 'shape': {shape}, }}"
-    header += " " * (-(len(header) + 11) % 64) + "\n"
-    prefix = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
-    return prefix + header.encode() + array.tobytes()
+def _array_plain(array: np.ndarray) -> dict:
+    """A numeric array inline: its dtype, shape and raw bytes (base64)."""
+    data = np.ascontiguousarray(array).tobytes()
+    return {"type": "ndarray", "dtype": array.dtype.str, "shape": list(array.shape),
+            "data": base64.b64encode(data).decode("ascii")}
 
 
-def _load_npy(raw: bytes) -> np.ndarray | Unreadable:
-    """np.load(allow_pickle=False), with a fast path for the headers np.save writes.
+def describe_array(data: dict) -> tuple[np.dtype, list[int], int] | Unreadable:
+    """An untrusted array description's dtype, shape and size in bytes. Anything but
+    numbers and booleans (strings, records, objects, zero-size items that could stand
+    for billions of elements) is not an answer here: Unreadable."""
+    dtype_name, shape = data["dtype"], data["shape"]
+    if not isinstance(dtype_name, str) or not _DTYPE.fullmatch(dtype_name):
+        return Unreadable(f"array of {str(dtype_name)[:40]}")
+    dtype = np.dtype(dtype_name)
+    if not isinstance(shape, list) or len(shape) > MAX_AXES or not all(
+            type(n) is int and 0 <= n <= MAX_REPLY * 8 for n in shape):
+        raise ValueError("an array's shape is not a short list of sizes")
+    return dtype, shape, math.prod(shape) * dtype.itemsize
 
-    np.load parses every header with ast.literal_eval (about 0.1 ms); a strict
-    match of the usual header, for numeric dtypes only, gives the same array.
-    Anything but numbers and booleans (strings, records, zero-size items that
-    could stand for billions of elements) is not an answer here: Unreadable.
-    """
-    if raw[:8] == b"\x93NUMPY\x01\x00":
-        size = int.from_bytes(raw[8:10], "little")
-        match = _HEADER.fullmatch(raw[10:10 + size])
-        if match:
-            shape = tuple(int(n) for n in match.group(2).split(b",") if n.strip())
-            dtype = np.dtype(match.group(1).decode())
-            return np.frombuffer(raw, dtype, offset=10 + size).reshape(shape).copy()
-    array = np.load(io.BytesIO(raw), allow_pickle=False, mmap_mode=None)
-    if array.dtype.kind not in "biufc" or array.dtype.itemsize == 0:
-        return Unreadable(f"array of {array.dtype}")
-    return array
+
+def _array(data: dict) -> np.ndarray | Unreadable:
+    """The array _array_plain described (checked by describe_array); ValueError if the bytes
+    do not fit the shape."""
+    described = describe_array(data)
+    if isinstance(described, Unreadable):
+        return described
+    dtype, shape, size = described
+    raw = base64.b64decode(data["data"])
+    if len(raw) != size:
+        raise ValueError("an array's bytes do not fit its shape")
+    return np.frombuffer(raw, dtype).reshape(shape).copy()
 
 
 def frame(message: dict) -> bytes:

@@ -9,8 +9,10 @@
    memory of the whole process tree (RSS and PSS summed over every descendant).
 3. Runs `otter run -a autograder.zip` (built from the same tests) on a sample,
    checks that its per-exercise scores equal ours, and times it.
-4. Times `check` on one file against `otter check` on the same public tests.
-Prints medians and ratios measured in this one run.
+4. Times `grade` on a folder of one submission (benchmarks/one.py: its fixed cost)
+   beside `otter run`'s time for one submission.
+5. Times `check` on one file against `otter check` on the same public tests.
+Prints medians and ratios measured in this one run; any command that fails stops it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+from one import one_submission_times, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -116,12 +120,16 @@ def otter_run(zip_path: Path, source: Path, work: Path) -> tuple[float, dict[str
     return wall, {t["name"]: t["score"] for t in tests if "score" in t}
 
 
-def timed(command: list[str], repeat: int, cwd: Path = ROOT) -> float:
+def timed(command: list[str], repeat: int, expect: int, cwd: Path = ROOT) -> float:
+    """Median wall seconds of the command; every run must exit with expect."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, capture_output=True)
+        process = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
         times.append(time.perf_counter() - start)
+        if process.returncode != expect:
+            raise SystemExit(f"{' '.join(command)} exited with {process.returncode}, not "
+                             f"{expect}:\n{process.stdout}{process.stderr}")
     return statistics.median(times)
 
 
@@ -130,7 +138,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="submissions to grade")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--otter-sample", type=int, default=3, help="submissions for otter run")
-    parser.add_argument("--repeat", type=int, default=5, help="runs of each check timing")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="runs of each check timing and of the one-submission grade")
     parser.add_argument("--check-python", default=PYTHON,
                         help="python of the environment to time `check` in, for example a "
                              "student's venv with only numpy, otter-grader and PyYAML")
@@ -173,13 +182,17 @@ def report(args: argparse.Namespace, work: Path) -> None:
     per_ours = wall / args.n
     print(f"otter run: median {per_otter:.2f} s per submission; ours {per_ours * 1000:.1f} ms "
           f"-> ours is {per_otter / per_ours:.0f}x faster; {disagreements} disagreements")
+    one = one_submission_times(PYTHON, args.repeat)
+    print(f"{summary(one)}; otter run of one submission: median {per_otter:.2f} s "
+          f"({per_otter / statistics.median(one):.1f}x ours)")
 
     student_file = ROOT / "exercises" / "backprop.py"
     check_python = Path(args.check_python)
     check = timed([str(check_python), "-m", "autograder", "check", str(student_file)],
-                  args.repeat)
+                  args.repeat, expect=1)  # the stubs fail the public tests
     otter_check = timed([str(check_python.with_name("otter")), "check", str(student_file),
-                         "-t", str(ROOT / "exercises" / "tests")], args.repeat, cwd=work)
+                         "-t", str(ROOT / "exercises" / "tests")], args.repeat, expect=0,
+                        cwd=work)
     print(f"check timed with {check_python}")
     print(f"check one file: ours median {check:.2f} s, otter check median {otter_check:.2f} s "
           f"(ratio {otter_check / check:.1f}x)")

@@ -241,7 +241,8 @@ def test_a_corrupt_zip_is_one_clear_error(quick_course, tmp_path):
 
 def test_gradebook_scores_are_readable_with_plain_sqlite(quick_course, tmp_path):
     out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
+    grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out,
+          own_gradebook=True)
     with sqlite3.connect(out / "gradebook.db") as db:
         total = db.execute("select sum(auto_score) from grade").fetchone()[0]
     assert total == 100

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import shutil
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT
@@ -111,3 +115,43 @@ def test_protections_that_could_not_be_applied_are_reported_once(monkeypatch, ca
     assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert err.count("student code ran without: Landlock (not in this kernel)") == 1
+
+
+HEAVY = ("nbgrader", "nbformat", "nbconvert", "jsonschema", "matplotlib", "otter.api")
+IMPORTED = ("import json, sys; from autograder.cli import main; code = main(sys.argv[1:]); "
+            f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules))); "
+            "sys.exit(code)")
+
+
+def test_grading_imports_neither_nbgrader_nor_matplotlib(tmp_path):
+    """A run without a gradebook needs none of them: each would cost seconds."""
+    shutil.copy(REFERENCE, tmp_path / "ada.py")
+    run = subprocess.run([sys.executable, "-c", IMPORTED, *COURSE, "grade", str(tmp_path),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == []
+    assert not (tmp_path / "out" / "gradebook.db").exists()
+
+
+def test_the_gradebook_is_written_when_asked_then_kept_up_to_date(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(REFERENCE, folder / "ada.py")
+    out = tmp_path / "out"
+    assert main([*COURSE, "grade", str(folder), "--out", str(out), "--gradebook"]) == 0
+    shutil.copy(STUB, folder / "bo.py")
+    assert main([*COURSE, "grade", str(folder), "--out", str(out)]) == 0
+    with sqlite3.connect(out / "gradebook.db") as db:
+        students = {row[0] for row in db.execute("select id from student")}
+    assert students == {"ada", "bo"}
+
+
+def test_a_gradebook_without_nbgrader_is_one_clear_line(monkeypatch, capsys, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "nbgrader" else real(name, *args))
+    shutil.copy(REFERENCE, tmp_path / "ada.py")
+    assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out"),
+                 "--gradebook"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --gradebook needs nbgrader: pip install '.[instructor]'\n")

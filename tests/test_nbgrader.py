@@ -253,7 +253,7 @@ def test_which_course_gradebook_grade_writes(tmp_path, files, found):
 def test_outside_a_course_the_gradebook_has_one_grade_cell_per_exercise(quick_course,
                                                                         tmp_path):
     out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class", CLASS), out)
+    grade(quick_course, make_class(tmp_path / "class", CLASS), out, own_gradebook=True)
     from nbgrader.api import Gradebook
 
     saved = results(out)

@@ -69,7 +69,7 @@ def test_public_tests_keep_every_public_case(course):
 def test_autograder_zip_holds_the_tests_and_the_reference_as_a_package(released):
     with zipfile.ZipFile(released / "autograder.zip") as archive:
         names = set(archive.namelist())
-    assert {"run_autograder", "setup.sh", "environment.yml", "otter_config.json"} <= names
+    assert {"run_autograder", "setup.sh", "requirements.txt"} <= names
     assert {f"tests/{i}.py" for i in ["mse", "forward", "backprop", "update", "train"]} <= names
     assert {"files/solutions/backprop.py", "files/solutions/__init__.py",
             "files/autograder/checks.py", "files/course.yaml"} <= names

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import html
 import re
 import shutil
 
 import pytest
 from conftest import ROOT, SUBMISSIONS
 
+from autograder.charts import Bars, svg, ticks
 from autograder.cli import main
+from autograder.report import write_report
 from autograder.verdicts import run_submission
 
 COURSE = ["--course", str(ROOT / "course.yaml")]
@@ -42,6 +45,46 @@ def test_the_report_counts_the_diagnosed_mistakes(graded):
     assert mistakes["update_adds"] == 1
 
 
+def test_the_report_counts_each_mistake_once_per_student(graded):
+    """bo and cy fail several cases for mse_grad's sign: 2 students, not one per case; the
+    students who lost points in a case with no named cause have a row of their own."""
+    mistakes = {row["mistake"]: int(row["students"]) for row in
+                read_csv(graded / "report" / "mistakes.csv")}
+    students = {row["student"]: row for row in read_csv(graded / "report" / "students.csv")}
+    assert students["bo"]["mistakes"] == "mse_grad_sign"
+    assert students["ada"]["mistakes"] == "" and students["ada"]["unnamed_points"] == "0"
+    assert float(students["ed"]["unnamed_points"]) == 100  # the stubs: nothing to name
+    unnamed = [s for s, row in students.items() if float(row["unnamed_points"]) > 0]
+    assert mistakes["(no named cause)"] == len(unnamed)
+    for mistake, count in mistakes.items():
+        if mistake != "(no named cause)":
+            assert count == sum(mistake in row["mistakes"].split() for row in students.values())
+
+
+def test_the_mistakes_figure_shows_the_numbers_of_its_table(graded):
+    figure = (graded / "report" / "mistakes.svg").read_text()
+    bars = dict(tip.rsplit(": ", 1) for tip in re.findall(r"<title>([^<]*)</title>", figure))
+    table = read_csv(graded / "report" / "mistakes.csv")
+    assert "(no named cause)" in bars
+    assert {html.unescape(k): float(v) for k, v in bars.items()} == {
+        row["mistake"]: float(row["students"]) for row in table}
+
+
+def test_the_report_links_every_students_feedback_page(graded):
+    page = (graded / "report" / "report.html").read_text()
+    links = re.findall(r'href="([^"]+)"', page)
+    assert sorted(links) == sorted(f"../feedback/{s}.html" for s in CLASS)
+    assert all((graded / "report" / link).is_file() for link in links)
+
+
+def test_a_link_to_a_feedback_page_survives_any_student_id(course, tmp_path):
+    saved = {"jo an#1?": {"student": "jo an#1?", "status": "ok", "max_score": 1.0,
+                          "exercises": {"mse": 1.0}, "cases": []}}
+    page = write_report(course, tmp_path, saved).read_text()
+    assert 'href="../feedback/jo%20an%231%3F.html"' in page
+    assert ">jo an#1?</a>" in page
+
+
 def test_the_report_means_agree_with_grades_csv(graded):
     grades = read_csv(graded / "grades.csv")
     for row in read_csv(graded / "report" / "exercises.csv"):
@@ -51,10 +94,34 @@ def test_the_report_means_agree_with_grades_csv(graded):
 
 def test_the_report_page_shows_its_four_figures(graded):
     page = (graded / "report" / "report.html").read_text()
-    for figure in ("scores.png", "exercises.png", "cases.png", "mistakes.png"):
+    for figure in ("scores.svg", "exercises.svg", "cases.svg", "mistakes.svg"):
         assert f'src="{figure}"' in page
-        assert (graded / "report" / figure).read_bytes()[:4] == b"\x89PNG"
+        assert (graded / "report" / figure).read_text().startswith("<svg ")
     assert "5 students" in page
+
+
+def test_the_histogram_counts_every_student_once(graded):
+    figure = (graded / "report" / "scores.svg").read_text()
+    counts = [float(n) for n in re.findall(r"<title>[^<]*: ([0-9.]+)</title>", figure)]
+    assert len(counts) == 10 and sum(counts) == len(CLASS)
+
+
+@pytest.mark.parametrize("top, expected", [
+    (100, [0, 20, 40, 60, 80, 100]),
+    (3, [0, 1, 2, 3]),
+    (7, [0, 2, 4, 6, 8]),
+    (1, [0, 1]),
+    (0, [0, 1]),
+])
+def test_a_chart_axis_has_round_ticks_from_zero_past_the_top(top, expected):
+    assert ticks(top) == pytest.approx(expected)
+
+
+def test_chart_labels_are_escaped():
+    chart = svg(Bars("<b>", ["a&b", "</svg><script>"], [1, 2], "n", 2, "#000",
+                     horizontal=True))
+    assert "<script>" not in chart and "&lt;/svg&gt;&lt;script&gt;" in chart
+    assert "a&amp;b" in chart and "&lt;b&gt;" in chart
 
 
 def test_report_command_rebuilds_it_from_a_graded_folder(graded, capsys):

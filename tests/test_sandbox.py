@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from autograder import wire
-from autograder.sandbox import SUBMISSION_LIMIT, WALL_FACTOR, StudentFault, Worker
+from autograder.sandbox import (
+    SUBMISSION_LIMIT,
+    WALL_FACTOR,
+    StudentFault,
+    Worker,
+    stand_in_answer,
+)
 
 LOAD_CASES = [
     ("def mse(:\n    pass\n", "syntax", "line 1"),
@@ -61,7 +67,7 @@ def forge(body, size=None):
 """
 CALL_CASES += [
     (FORGE + "def f(x):\n    forge(b'{' + b' ' * 50, size=100)\n",
-     "timeout", "did not finish within 3 s while using little CPU time"),
+     "timeout", "spent 3 s neither running nor waiting for a CPU"),
     (FORGE + "def f(x):\n    forge(b'x', size=64 * 1024 * 1024)\n", "output", "too large"),
     (FORGE + "def f(x):\n    forge(b'[' * 100000 + b']' * 100000)\n", "crashed", "could not read"),
     (FORGE + "def f(x):\n    forge(b'{\"value\": {\"type\": \"ndarray\", \"npy\": 5}}')\n",
@@ -141,7 +147,7 @@ def test_a_trickled_reply_ends_at_the_call_limit(tmp_path, quick_course, zygote)
     with Worker(zygote, path, quick_course.limits) as worker:
         assert worker.load().status == "ok"
         start = time.monotonic()
-        with pytest.raises(StudentFault, match="while using little CPU time"):
+        with pytest.raises(StudentFault, match="neither running nor waiting for a CPU"):
             worker.call("g", (1,), {})
         assert time.monotonic() - start < WALL_FACTOR * quick_course.limits.call_seconds + 0.5
 
@@ -296,3 +302,144 @@ def test_cpu_used_while_the_grader_waits_for_an_exit_is_counted(tmp_path, quick_
         with pytest.raises(StudentFault):
             worker.call("f", (1,), {})
         assert worker.cpu_spent >= 0.3
+
+
+HELPED = """
+import numpy as np
+saved = []
+def helper(x):
+    return x * 3
+def f(x):
+    return helper(x)
+def keep(x):
+    saved.append(helper)
+    return 0
+def later(x):
+    try:
+        return saved[0](x)
+    except Exception as error:
+        return str(error)
+def ask(kind):
+    questions = {"3 axes": np.zeros((2, 2, 2)), "a list": [1.0, 2.0],
+                 "too long": np.zeros((2000, 1)), "a string": "x"}
+    try:
+        helper(questions[kind])
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+def many(x):
+    while True:
+        helper(x)
+"""
+
+
+def test_a_stand_in_answers_for_the_students_helper_during_its_call_only(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        x = np.arange(3.0)
+        value, _ = worker.call("f", (x,), {}, {"helper": lambda a: a * 2})
+        assert np.array_equal(value, x * 2)
+        assert np.array_equal(worker.call("f", (x,), {})[0], x * 3)  # the student's again
+        worker.call("keep", (x,), {}, {"helper": lambda a: a * 2})
+        assert "not standing in for yours now" in worker.call("later", (x,), {})[0]
+
+
+@pytest.mark.parametrize("kind", ["3 axes", "a list", "too long", "a string"])
+def test_a_stand_in_takes_only_small_arrays_numbers_and_dicts(
+        tmp_path, quick_course, zygote, kind):
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        answer, _ = worker.call("ask", (kind,), {}, {"helper": lambda a: a})
+        assert answer.startswith("StandInError: the grader's helper, standing in for yours")
+
+
+def test_a_stand_in_question_naming_the_arena_outside_the_exchange_is_refused():
+    arena = wire.Arena()
+    try:
+        for offset in [0, wire.Arena.SIZE - 8, "x"]:
+            question = {"stand_in": "h", "kwargs": {}, "args": [
+                {"type": "shared", "offset": offset, "dtype": "<f8", "shape": [2]}]}
+            assert "error" in stand_in_answer(question, {"h": lambda a: a}, arena)
+        inside = {"stand_in": "h", "kwargs": {}, "args": [
+            {"type": "shared", "offset": wire.Arena.EXCHANGE, "dtype": "<f8", "shape": [2]}]}
+        assert "value" in stand_in_answer(inside, {"h": lambda a: a}, arena)
+    finally:
+        arena.close()
+
+
+def test_questions_that_keep_the_grader_busy_end_at_the_call_limit(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+
+    def slow(a):
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+        return a
+
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        start = time.thread_time()
+        with pytest.raises(StudentFault, match="kept the grader busy"):
+            worker.call("many", (1.0,), {}, {"helper": slow})
+        assert time.thread_time() - start < quick_course.limits.call_seconds + 0.5
+
+
+@pytest.mark.parametrize("args", [
+    [{"type": "dict", "items": {str(i): {"type": "shared", "offset": wire.Arena.EXCHANGE,
+                                         "dtype": "<f8", "shape": [1024, 1024]}
+                                for i in range(17)}}],
+    [{"type": "shared", "offset": wire.Arena.EXCHANGE, "dtype": "<f8", "shape": [1024, 1024]},
+     {"type": "shared", "offset": wire.Arena.EXCHANGE, "dtype": "<f8", "shape": [1024, 1024]}],
+    [{"type": "list", "items": [{"type": "shared", "offset": wire.Arena.EXCHANGE,
+                                 "dtype": "<f8", "shape": [64, 64]}] * 300}],
+])
+def test_a_question_too_large_is_refused_before_its_arrays_are_read(args):
+    arena = wire.Arena()
+    try:
+        tracemalloc.start()
+        answer = stand_in_answer({"stand_in": "h", "args": args, "kwargs": {}},
+                                 {"h": lambda *a: a}, arena)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        arena.close()
+    assert "error" in answer and peak < 1 << 20
+
+
+def test_an_array_description_with_huge_sizes_is_refused_at_once():
+    start = time.thread_time()
+    for shape in ([10 ** 4000] * 200, [2] * 33, [-1]):
+        with pytest.raises(ValueError):
+            wire.describe_array({"dtype": "<f8", "shape": shape})
+    assert time.thread_time() - start < 0.1
+
+
+def test_a_flood_of_questions_ends_at_the_call_limit_of_the_graders_cpu(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(FORGE + "def f(x):\n    body = b'{\"stand_in\": \"nope\", \"junk\": ['"
+                    " + b'1,' * 150000 + b'1]}'\n    while True:\n"
+                    "        for c in channels():\n"
+                    "            os.write(c, struct.pack('>I', len(body)) + body)\n"
+                    "            os.read(c, 1 << 16)\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        start = time.thread_time()
+        with pytest.raises(StudentFault, match="kept the grader busy"):
+            worker.call("f", (1,), {})
+        assert time.thread_time() - start < quick_course.limits.call_seconds + 0.5
+
+
+def test_student_code_cannot_lower_its_priority(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("import os\ndef f(x):\n    try:\n        os.nice(19)\n"
+                    "    except OSError as error:\n        return error.errno\n    return 0\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        assert worker.call("f", (1,), {})[0] != 0

@@ -14,13 +14,15 @@ Hidden tests never trust what the student reports:
   of the weights train(epochs=E) returns with the same seed. That comparison
   is exact (a correct train differs only by rounding); comparing the last loss
   of one run with its own returned weights would not be, since they are one
-  update apart (a gap of about 0.1% after 400 epochs here, but up to 9% after
-  20 or 40);
+  update apart (a gap of several percent after a few dozen epochs here);
 - the weights must come from gradient descent: train(epochs=E + 1) is one
   step of the reference's forward, backward and update away from
   train(epochs=E), for two values of E drawn from course.yaml's seed (one
-  early, one late), so no other way of fitting passes (the student's own
-  functions are not asked: they could collude with train);
+  early, one late), so no other way of fitting passes;
+- every hidden case grades train by itself (checks.alone): the reference's
+  forward, backward, update and mse stand in for the student's, so a bug in
+  one of those is charged to its own exercise, and cannot collude with train.
+  The public cases run the student's own functions together;
 - repeatable means the weights come from the seed and the data: the same seed
   twice gives the same weights, another seed or other targets other weights.
 """
@@ -40,14 +42,12 @@ def curve(n=32):
     return x, np.sin(2.0 * x) + x**2
 
 
-def run_train(train, x, y, hidden_size, lr, epochs, seed):
+def run_train(train, x, y, hidden_size, lr, epochs, seed, exact=False):
     """train on copies of x and y: (params as float arrays of the pinned shapes, losses as
-    floats, one per epoch)."""
+    floats, one per epoch); exact: a shape that differs by an axis of length 1 fails too."""
     result = as_tuple(train(copy_of(x), copy_of(y), hidden_size=hidden_size, lr=lr,
                             epochs=epochs, seed=seed), 2, "train(x, y, ...)")
-    shapes = {"W1": (x.shape[1], hidden_size), "b1": (hidden_size,),
-              "W2": (hidden_size, y.shape[1]), "b2": (y.shape[1],)}
-    params = as_params(result[0], shapes, "params")
+    params = as_params(result[0], shapes_for(x, y, hidden_size), "params", exact)
     reported = result[1]
     if isinstance(reported, np.ndarray) and reported.ndim == 1:
         reported = list(reported)
@@ -59,11 +59,18 @@ def run_train(train, x, y, hidden_size, lr, epochs, seed):
     return params, reported
 
 
+def shapes_for(x, y, hidden_size):
+    """The pinned shapes of the weights for data x, y."""
+    return {"W1": (x.shape[1], hidden_size), "b1": (hidden_size,),
+            "W2": (hidden_size, y.shape[1]), "b2": (y.shape[1],)}
+
+
 @test_case(points=1)
 def train_returns_params_and_one_loss_per_epoch(train):
-    """train(x, y, epochs=5) returns (params, losses) with 5 losses"""
+    """train(x, y, epochs=5) returns (params, losses): weights of the pinned shapes and 5
+    losses"""
     x, y = curve()
-    run_train(train, x, y, hidden_size=6, lr=0.5, epochs=5, seed=0)
+    run_train(train, x, y, hidden_size=6, lr=0.5, epochs=5, seed=0, exact=True)
 
 
 @test_case(points=2)

@@ -1,0 +1,195 @@
+"""Gradescope: what autograder.zip carries for it, and the run that grades one submission.
+
+Gradescope unpacks autograder.zip into /autograder/source and runs setup.sh once, as
+root, to build the image; then, for every submission, it runs run_autograder as root in
+a fresh container with the student's files in /autograder/submission, and uploads
+/autograder/results/results.json. Here setup.sh installs REQUIREMENTS with pip into the
+image's python3, and run_autograder makes /autograder/source root's alone (the
+reference, the hidden tests, course.yaml) before it runs ``main``: the same job as
+``python -m autograder grade`` (collect, then grade_batch: the reference checked under
+the limits, student code confined by every layer the container allows) on the student's
+file, and results.json made from the result `grade` writes (gradebook.results_json),
+with the hidden cases shown as course.yaml's ``gradescope.hidden_visibility`` says and
+the confinement layers that were missing in ``extra_data``, which Gradescope stores and
+never shows students (nor the run's stdout: ``stdout_visibility`` is hidden).
+
+The zip keeps otter's layout too (tests/, and files/ that otter copies beside the
+submission), so ``otter run -a autograder.zip`` works as before. The folder that stands
+for /autograder is AUTOGRADER_ROOT, so a test can lay one out anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import text
+from autograder.course import Course, Gradescope, load_course
+from autograder.gradebook import result_path, write_atomic
+from autograder.jobs import grade_batch
+from autograder.submissions import SUFFIXES, collect
+
+ROOT_VARIABLE, DEFAULT_ROOT = "AUTOGRADER_ROOT", "/autograder"
+FILES, TESTS = "files", "tests"  # in the source folder: otter's layout
+COURSE = f"{FILES}/course.yaml"  # the course as the grader reads it inside the zip
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image: the packages
+# our grader needs, pinned in requirements.txt, installed with pip into the image's python3.
+set -euo pipefail
+AUTOGRADER_ROOT="${AUTOGRADER_ROOT:-/autograder}"
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update
+    apt-get install -y python3-pip
+fi
+python3 -m pip install --no-deps --only-binary=:all: \\
+    -r "$AUTOGRADER_ROOT/source/requirements.txt"
+"""
+
+RUN = """#!/usr/bin/env bash
+# Gradescope runs this as root for every submission: our grader, with the student's code
+# confined, grades AUTOGRADER_ROOT/submission into AUTOGRADER_ROOT/results/results.json.
+set -euo pipefail
+export AUTOGRADER_ROOT="${AUTOGRADER_ROOT:-/autograder}"
+# the reference, the hidden tests and course.yaml: readable by root alone
+chmod -R go-rwx "$AUTOGRADER_ROOT/source"
+cd "$AUTOGRADER_ROOT/source/files"
+exec python3 -m autograder.gradescope
+"""
+
+# What the grader imports when it grades, pinned: setup.sh installs exactly these (pip
+# --no-deps). Python 3.11 and later get the versions the grader is tested with; Python
+# 3.10 (Ubuntu 22.04's python3) the newest numpy that still supports it. Of otter-grader
+# only the test-file parser is used, which needs none of its own dependencies.
+REQUIREMENTS = """\
+numpy==2.4.6; python_version >= "3.11"
+numpy==2.2.6; python_version < "3.11"
+otter-grader==7.0.0
+pyseccomp==0.1.2
+PyYAML==6.0.4
+"""
+
+SCRIPTS = {"setup.sh": SETUP, "run_autograder": RUN, "requirements.txt": REQUIREMENTS}
+EXECUTABLE = frozenset({"setup.sh", "run_autograder"})
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Gradescope's folders under its root (/autograder there)."""
+
+    root: Path
+
+    @property
+    def course(self) -> Path:
+        return self.root / "source" / COURSE
+
+    @property
+    def submission(self) -> Path:
+        return self.root / "submission"
+
+    @property
+    def results_json(self) -> Path:
+        return self.root / "results" / "results.json"
+
+
+class Unusable(Exception):
+    """The submission holds no file to grade, or more than one; the message says what to
+    upload."""
+
+
+def _candidates(folder: Path) -> list[Path]:
+    """Every .py and .ipynb file in the submission, its subfolders included, but not hidden
+    ones (.ipynb_checkpoints, __MACOSX's ._ files). Links are never followed, and a file
+    with other names (a hard link) is not the student's alone: it could be one of ours."""
+    found = []
+    for top, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        paths = [Path(top) / name for name in sorted(names)
+                 if name.endswith(SUFFIXES) and not name.startswith(".")]
+        found += [path for path in paths if not path.is_symlink() and path.is_file()
+                  and path.stat().st_nlink == 1]
+    return found
+
+
+def choose(folder: Path, course: Course) -> list[Path]:
+    """The student's file: the one named like course.yaml's student_file (the .py or the
+    notebook; when both are there, `collect` takes the newest), else the only one there is."""
+    stem = Path(course.student_file).stem
+    found = _candidates(folder)
+    named = [path for path in found if path.stem == stem]
+    chosen = named or found
+    upload = f"upload only {course.student_file} (or {stem}.ipynb) and submit again"
+    if not chosen:
+        raise Unusable(f"Your submission has no {course.student_file} or {stem}.ipynb: "
+                       f"{upload}.")
+    if len(chosen) > 1 and (not named or len({path.parent for path in chosen}) > 1):
+        names = text.one_line(", ".join(path.relative_to(folder).as_posix()
+                                        for path in chosen))
+        raise Unusable(f"Your submission has several files that could be your work "
+                       f"({names}): {upload}.")
+    return chosen
+
+
+def for_gradescope(saved: dict, settings: Gradescope, unprotected: list[str]) -> dict:
+    """results.json from the result `grade` wrote: hidden cases (every test not visible)
+    shown as the course chooses, the choice between files named first, the missing
+    confinement layers for the instructor alone."""
+    tests = [{**test, "visibility": test["visibility"] if test["visibility"] == "visible"
+              else settings.hidden_visibility} for test in saved["tests"]]
+    note = text.one_line(saved["extra_data"].get("note", ""))
+    output = f"{note}. {saved['output']}" if note else saved["output"]
+    return {**saved, "output": output, "tests": tests, "stdout_visibility": "hidden",
+            "extra_data": {**saved["extra_data"], "unprotected": unprotected}}
+
+
+def refusal(message: str) -> dict:
+    """results.json for a submission with nothing to grade: no points, and what to do."""
+    return {"score": 0.0, "output": message, "tests": [], "stdout_visibility": "hidden"}
+
+
+def grade(layout: Layout, out: Path) -> dict:
+    """Grade the submission in layout with our `grade` job into out; its results.json.
+    A failure of the grader itself (course.yaml, the reference under the limits) raises."""
+    course = load_course(layout.course)
+    try:
+        chosen = choose(layout.submission, course)
+    except Unusable as problem:
+        return refusal(str(problem))
+    summary = grade_batch(course, collect(chosen, course, out / "unpacked"), out)
+    [outcome] = summary.outcomes
+    if outcome.state != "graded":
+        raise RuntimeError(f"the grader failed on {chosen[0].name}: {outcome.detail}")
+    saved = json.loads(result_path(out, outcome.student).read_text(encoding="utf-8"))
+    return for_gradescope(saved, course.gradescope, summary.unprotected)
+
+
+def _log(results: dict) -> str:
+    """For the instructor: Gradescope shows run_autograder's stdout to course staff only."""
+    extra = results.get("extra_data", {})
+    lines = [f"score {results['score']:g}, status {extra.get('status', 'not graded')}: "
+             + text.one_line(results["output"])]
+    if extra.get("unprotected"):
+        lines.append("warning: in this container student code ran without: "
+                     + text.one_line("; ".join(extra["unprotected"])))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    layout = Layout(Path(os.environ.get(ROOT_VARIABLE, DEFAULT_ROOT)))
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
+            results = grade(layout, Path(temporary))
+    except BaseException:
+        layout.results_json.unlink(missing_ok=True)  # no score from a failed run, whoever wrote it
+        raise
+    write_atomic(layout.results_json, json.dumps(results, indent=2) + "\n")
+    print(text.terminal(_log(results)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
