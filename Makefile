@@ -20,6 +20,7 @@ demo: $(READY)
 
 test: $(READY)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy autograder
 	$(PY) -m pytest -q
 
 # Regenerate the student files in exercises/ from solutions/ (a test fails if they drift).

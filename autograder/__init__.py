@@ -4,7 +4,10 @@ The data flow, one module per stage:
 course (course.yaml) -> submissions (finds them) -> sandbox (runs student code
 in a confined child process, via child, confine and wire) -> verdicts (otter
 test cases, one verdict each; diagnosis names the likely mistake) -> scores
-(pure) -> gradebook / feedback / report (files for instructors and students).
-jobs ties the stages into `check` and `grade` (progress reports on them);
-release makes the student files and autograder.zip; cli parses the command line.
+(pure; statuses names how a run ended) -> results (results/<student>.json, read
+back typed) -> grades.csv / nbgrader_course / feedback / report (files for
+instructors and students, written whole by files). jobs ties the stages into
+`check` and `grade` (progress reports on them); release makes the student files
+and autograder.zip; gradescope runs on Gradescope; cli parses the command line
+and maps errors (errors) to exit codes.
 """

@@ -20,30 +20,56 @@ from __future__ import annotations
 
 import functools
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-_settings: dict[str, float] = {}
+
+@dataclass(frozen=True)
+class Settings:
+    """course.yaml's tolerances and seed: what every check and random input depends on."""
+
+    rtol: float
+    atol: float
+    seed: int
 
 
-def configure(rtol: float, atol: float, seed: int) -> None:
-    """Set the tolerances and seed (the grader calls this with course.yaml's values)."""
-    _settings.update(rtol=rtol, atol=atol, seed=seed)
+# The one piece of state here, made once per process: by configure (the grader, before it
+# loads the test files), else on first use from the default course.yaml (otter running the
+# test files by itself). A process grades one course, so it never changes after that.
+_settings: Settings | None = None
 
 
-def _setting(key: str) -> float:
-    if not _settings:
+def configure(rtol: float, atol: float, seed: int) -> Settings:
+    """Fix the tolerances and seed for this process (the grader calls this with course.yaml's
+    values). Again with the same values, nothing changes; with others, a RuntimeError: the
+    checks of one process must not change under the test files already loaded."""
+    global _settings
+    wanted = Settings(rtol, atol, seed)
+    if _settings is None:
+        _settings = wanted
+    elif _settings != wanted:
+        raise RuntimeError(
+            f"autograder.checks: this process already uses rtol={_settings.rtol:g}, "
+            f"atol={_settings.atol:g}, seed={_settings.seed} (its first course); a course "
+            f"with rtol={rtol:g}, atol={atol:g}, seed={seed} needs a process of its own")
+    return _settings
+
+
+def settings() -> Settings:
+    """This process's settings (configure's, else the default course.yaml's)."""
+    if _settings is None:
         from autograder.course import DEFAULT_COURSE, load_course
 
         course = load_course(DEFAULT_COURSE)
-        configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
-    return _settings[key]
+        return configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
+    return _settings
 
 
 def rng(label: str) -> np.random.Generator:
     """A random generator seeded by the course seed and a label, the same on every run."""
-    return np.random.default_rng([int(_setting("seed")), zlib.crc32(label.encode())])
+    return np.random.default_rng([settings().seed, zlib.crc32(label.encode())])
 
 
 def random_params(label: str, d_in: int, h: int, d_out: int) -> dict[str, np.ndarray]:
@@ -185,8 +211,9 @@ def agree(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return set(a) == set(b) and all(agree(a[k], b[k]) for k in a)
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    tolerance = settings()
     return a.shape == b.shape and bool(np.allclose(
-        a, b, rtol=_setting("rtol"), atol=_setting("atol"), equal_nan=True))
+        a, b, rtol=tolerance.rtol, atol=tolerance.atol, equal_nan=True))
 
 
 def expect_close(value: Any, expected: Any, what: str, reveal: bool = False) -> None:
@@ -198,7 +225,8 @@ def expect_close(value: Any, expected: Any, what: str, reveal: bool = False) -> 
         got = as_shaped(value, expected.shape, what)
     if not np.all(np.isfinite(got)):
         raise AssertionError(f"{what} contains nan or inf")
-    close = np.isclose(got, expected, rtol=_setting("rtol"), atol=_setting("atol"))
+    tolerance = settings()
+    close = np.isclose(got, expected, rtol=tolerance.rtol, atol=tolerance.atol)
     if close.all():
         return
     if reveal:

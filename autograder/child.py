@@ -12,6 +12,8 @@ from the same clean state without paying for a fresh interpreter and numpy.
 The only modules of ours it loads are ``wire`` and ``confine``, by path.
 """
 
+from __future__ import annotations
+
 import errno
 import importlib.util
 import json
@@ -23,27 +25,43 @@ import sys
 import time
 import traceback
 import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy  # noqa: F401  (imported once here, inherited by every fork)
 
 
-def _load_sibling(name):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"_grader_{name}", path)
+def _run_file(name: str, path: str, register: bool = False) -> types.ModuleType:
+    """Run the Python file at path as the module name; with register, the module is in
+    sys.modules while it runs, as an import would put it."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
+    if register:
+        sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-wire = _load_sibling("wire")
-confinement = _load_sibling("confine")
+def _load_sibling(name: str) -> types.ModuleType:
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    return _run_file(f"_grader_{name}", path)
+
+
+if TYPE_CHECKING:  # what the type checker reads; when run, they are loaded by path below
+    from autograder import confine as confinement
+    from autograder import wire
+else:
+    wire = _load_sibling("wire")
+    confinement = _load_sibling("confine")
 COPY_LIMIT = 64 * 1024 * 1024  # bytes of a submission copied (sandbox.SUBMISSION_LIMIT)
 
 
 class Server:
     """What the fork server prepared once: its pid, the seccomp filter, missing layers."""
 
-    def __init__(self, missing, rules):
+    def __init__(self, missing: list[str], rules: confinement.SeccompFilter | None) -> None:
         self.pid = os.getpid()
         self.missing = missing
         self.rules = rules
@@ -53,11 +71,11 @@ class NotebookError(Exception):
     """The notebook is not a readable nbformat 4 notebook."""
 
 
-def _is_student_code(filename, path):
+def _is_student_code(filename: str, path: str) -> bool:
     return filename == path or filename.startswith("code cell ")
 
 
-def _where(error, path, function=None):
+def _where(error: BaseException, path: str, function: str | None = None) -> str | None:
     """Where in the student's code the error happened, in words, or None.
 
     function: the function under test; its own line comes first, and a helper
@@ -79,11 +97,13 @@ def _where(error, path, function=None):
             f"called {inner.name} (the error came up at {helper})")
 
 
-def _line(filename, line, path):
+def _line(filename: str | None, line: int | None, path: str) -> str:
     return f"line {line} of your file" if filename == path else f"line {line} of {filename}"
 
 
-def _fault(error, path, function=None):
+def _fault(error: BaseException, path: str, function: str | None = None) -> dict[str, Any]:
+    """The reply for an error of student code: its kind, one of statuses.Fault's names
+    (which sandbox._checked reads: it cannot be imported here), and its message."""
     if isinstance(error, SystemExit):
         kind, text = "exit", f"sys.exit({error.code!r})"
     elif isinstance(error, NotImplementedError):
@@ -101,20 +121,20 @@ def _fault(error, path, function=None):
     return {"fault": kind, "message": text[:500], "where": _where(error, path, function)}
 
 
-def _notebook_cells(path):
+def _notebook_cells(path: str) -> list[tuple[int, Any]]:
     try:
         with open(path, encoding="utf-8") as handle:
             notebook = json.load(handle)
         cells = notebook["cells"]
         if notebook.get("nbformat") != 4 or not isinstance(cells, list):
-            raise NotebookError("it is not an nbformat 4 notebook")
+            raise NotebookError("it is not in Jupyter's nbformat 4")
         code = [cell for cell in cells if cell.get("cell_type") == "code"]
         return [(number, cell["source"]) for number, cell in enumerate(code, 1)]
     except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise NotebookError(f"it is not a readable notebook ({type(error).__name__})") from None
+        raise NotebookError(f"it is not notebook JSON ({type(error).__name__})") from None
 
 
-def _run_notebook(path, namespace):
+def _run_notebook(path: str, namespace: dict[str, Any]) -> list[str]:
     """Run the code cells in order; a cell that fails is a note, the others still run."""
     notes = []
     for number, source in _notebook_cells(path):
@@ -139,30 +159,27 @@ def _run_notebook(path, namespace):
     return notes
 
 
-def _load_student(path):
-    """Run the student's .py file or notebook as the module `backprop`; notes on the way."""
+def _load_student(path: str, name: str) -> tuple[types.ModuleType, list[str]]:
+    """Run the student's .py file or notebook as the module name (the course's student
+    file without its suffix); notes on the way."""
     if path.endswith(".ipynb"):
-        module = types.ModuleType("backprop")
+        module = types.ModuleType(name)
         module.__file__ = path
-        sys.modules["backprop"] = module
+        sys.modules[name] = module
         return module, _run_notebook(path, vars(module))
-    spec = importlib.util.spec_from_file_location("backprop", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["backprop"] = module
-    spec.loader.exec_module(module)
-    return module, []
+    return _run_file(name, path, register=True), []
 
 
-def _write_all(fd, data):
+def _write_all(fd: int, data: bytes) -> None:
     while data:
         data = data[os.write(fd, data):]
 
 
-def _send(fd, message):
+def _send(fd: int, message: dict[str, Any]) -> None:
     _write_all(fd, wire.frame(message))
 
 
-def _serve(module, path, fd, shared):
+def _serve(module: types.ModuleType, path: str, fd: int, shared: mmap.mmap) -> None:
     """Answer calls until the grader closes the channel; shared: the arena, mapped."""
     view = wire.arena_view(shared)
     while True:
@@ -170,12 +187,15 @@ def _serve(module, path, fd, shared):
             request = wire.receive(lambda n: os.read(fd, n))
         except EOFError:
             return
-        function = getattr(module, request["function"], None)
+        # a name the grader saw defined at loading; if the student's code removed it since,
+        # calling None fails the call with a TypeError like any other error of theirs
+        function: Any = getattr(module, request["function"], None)
         args = [wire.from_plain(a, view) for a in request["args"]]
         kwargs = {k: wire.from_plain(v, view) for k, v in request["kwargs"].items()}
         before = _encoded(args, kwargs)
         namespace = getattr(function, "__globals__", vars(module))
         saved = _stand_in(namespace, request.get("stand_ins", []), fd, shared)
+        reply: dict[str, Any]
         try:
             value = function(*args, **kwargs)
             reply = {"value": wire.to_plain(value)}
@@ -195,12 +215,12 @@ class StandInError(Exception):
     """The grader's function standing in for the student's could not answer."""
 
 
-def _proxy(fd, name, shared):
+def _proxy(fd: int, name: str, shared: mmap.mmap) -> Callable[..., Any]:
     """A function that asks the grader for its reference's answer: plain data both ways,
     arrays in the arena's exchange half (shared, this process's map of it)."""
     view = wire.arena_view(shared)
 
-    def stand_in(*args, **kwargs):
+    def stand_in(*args: Any, **kwargs: Any) -> Any:
         place = wire.Exchange(lambda data, offset: shared.__setitem__(
             slice(offset, offset + len(data)), data)).place
         _send(fd, {"stand_in": name, "args": [wire.to_plain(a, place) for a in args],
@@ -214,14 +234,15 @@ def _proxy(fd, name, shared):
     return stand_in
 
 
-def _stand_in(namespace, names, fd, shared):
+def _stand_in(namespace: dict[str, Any], names: list[str], fd: int,
+              shared: mmap.mmap) -> dict[str, Any]:
     """Put proxies for names into the student's module for one call; what they replaced."""
     saved = {name: namespace.get(name, _ABSENT) for name in names}
     namespace.update({name: _proxy(fd, name, shared) for name in names})
     return saved
 
 
-def _restore(namespace, saved):
+def _restore(namespace: dict[str, Any], saved: dict[str, Any]) -> None:
     for name, value in saved.items():
         if value is _ABSENT:
             namespace.pop(name, None)
@@ -229,13 +250,13 @@ def _restore(namespace, saved):
             namespace[name] = value
 
 
-def _encoded(args, kwargs):
+def _encoded(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The arguments as plain data, by position ("0", ...) or name."""
     return {**{str(i): wire.to_plain(a) for i, a in enumerate(args)},
             **{k: wire.to_plain(v) for k, v in kwargs.items()}}
 
 
-def _redirect(output):
+def _redirect(output: int) -> None:
     """stdout and stderr go to the grader's own file; stdin is empty."""
     os.dup2(output, 1)
     os.dup2(output, 2)
@@ -245,7 +266,7 @@ def _redirect(output):
     os.close(devnull)
 
 
-def _copy_in(source, path):
+def _copy_in(source: int, path: str) -> None:
     """Write the submission (an fd the grader opened) into the fresh scratch folder."""
     target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     offset = 0
@@ -259,7 +280,7 @@ def _copy_in(source, path):
     os.close(source)
 
 
-def _confine(server, request, output, source):
+def _confine(server: Server, request: dict[str, Any], output: int, source: int) -> list[str]:
     """In the forked child, before any student code: a new session, the grader's output
     file, a fresh private scratch folder holding only the submission, then every layer.
 
@@ -280,7 +301,7 @@ def _confine(server, request, output, source):
     return server.missing + missing
 
 
-def _run_submission(server, request, fds):
+def _run_submission(server: Server, request: dict[str, Any], fds: list[int]) -> None:
     """The forked child's whole life: confine, load the file, then answer calls."""
     channel, output, source, arena = fds
     shared = mmap.mmap(arena, wire.Arena.SIZE)
@@ -288,7 +309,7 @@ def _run_submission(server, request, fds):
     _send(channel, {"confined": _confine(server, request, output, source)})  # before any
     path = os.path.join(request["scratch"], request["name"])              # student code
     try:
-        module, notes = _load_student(path)
+        module, notes = _load_student(path, request["module"])
     except BaseException as error:  # a broken file is a verdict, not a crash
         _send(channel, _fault(error, path))
         return
@@ -297,7 +318,8 @@ def _run_submission(server, request, fds):
     _serve(module, path, channel, shared)
 
 
-def _spawn(server, control, request, fds):
+def _spawn(server: Server, control: socket.socket, request: dict[str, Any],
+           fds: list[int]) -> dict[str, int]:
     pid = os.fork()
     if pid == 0:
         control.close()
@@ -310,25 +332,27 @@ def _spawn(server, control, request, fds):
     return {"pid": pid}
 
 
-def _reap(pid, grace):
-    """Give the process grace seconds to end by itself, then kill its group; its exit code
-    and the CPU seconds it used in all (grace included, read when it is reaped).
+def _reap(pid: int, grace: float) -> dict[str, Any]:
+    """Give the process grace seconds to end by itself, then kill its group; its exit code,
+    the CPU seconds it used in all (grace included, read when it is reaped) and whether it
+    had ended before the kill.
 
     The group is killed before the process is reaped, so its id cannot have been reused.
     """
     deadline = time.monotonic() + grace
     flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
-    while os.waitid(os.P_PID, pid, flags) is None and time.monotonic() < deadline:
+    while (ended := os.waitid(os.P_PID, pid, flags)) is None and time.monotonic() < deadline:
         time.sleep(0.002)
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     _, status, usage = os.wait4(pid, 0)
-    return {"code": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime}
+    return {"code": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime,
+            "ended": ended is not None}
 
 
-def main():
+def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     confinement.die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,4 +1,5 @@
-"""Command line: parse, dispatch, print. Every decision lives in another module."""
+"""Command line: parse, dispatch, print, and the exit code of every error that stops a run.
+Every decision lives in another module."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.course import DEFAULT_COURSE, Course, CourseError, load_course
+from autograder.course import DEFAULT_COURSE, Course, load_course
+from autograder.errors import CourseError, InputError, SetupError
 from autograder.text import NAME_CHARS, one_line, terminal
-from autograder.uids import SetupError
 
 if TYPE_CHECKING:
+    from autograder.results import SavedResult
     from autograder.submissions import Submission
 
 MAX_TABLE = 60  # larger classes: see grades.csv
+# The exit code of each kind of error that stops a run: 2 for what the person gave us
+# (course.yaml and its files, the submissions, an option), 3 for the machine it runs on.
+# Without one: 0, or 1 when `check` found a failing test or `grade` could not grade a
+# student (both said on the way).
+EXIT_CODES: dict[type[Exception], int] = {CourseError: 2, InputError: 2, SetupError: 3}
 
 
 def _say(message: str, stream=None) -> None:
@@ -69,23 +76,23 @@ def _check(course: Course, args: argparse.Namespace) -> int:
     return 0 if all(c.passed for ex in result.exercises for c in ex.cases) else 1
 
 
-def _print_table(course: Course, rows: list[list[str]]) -> None:
+def _print_table(course: Course, results: list[SavedResult]) -> None:
     """The grades on screen, for a class small enough to read them there."""
-    if len(rows) > MAX_TABLE:
+    if len(results) > MAX_TABLE:
         return
     ids = [ex.id for ex in course.exercises]
     _say(f"{'student':<24}{'score':>7}" + "".join(f"{i:>9}" for i in ids) + "  status")
-    for row in rows:
-        row = [one_line(cell, NAME_CHARS) for cell in row]
-        cells = "".join(f"{cell:>9}" for cell in row[3:3 + len(ids)])
-        _say(f"{row[0]:<24}{row[1]:>7}{cells}  {row[-2]}")
+    for saved in results:
+        scores = [saved.exercise_score(i) for i in ids]
+        _say(f"{one_line(saved.student, NAME_CHARS):<24}{sum(scores):>7g}"
+             + "".join(f"{score:>9g}" for score in scores) + f"  {saved.status}")
 
 
 def _own_gradebook(args: argparse.Namespace) -> bool:
     """Whether to write OUT/gradebook.db: when asked for, and once it exists (so that it is
     never left behind the grades)."""
     if args.gradebook and importlib.util.find_spec("nbgrader") is None:
-        raise CourseError("--gradebook needs nbgrader: pip install '.[instructor]'")
+        raise SetupError("--gradebook needs nbgrader: pip install '.[instructor]'")
     return args.gradebook or (args.out / "gradebook.db").is_file()
 
 
@@ -105,7 +112,7 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
     from autograder.forkserver import Zygote
 
     if args.jobs < 1:
-        raise CourseError(f"--jobs must be at least 1, got {args.jobs}")
+        raise InputError(f"--jobs must be at least 1, got {args.jobs}")
     own_gradebook = _own_gradebook(args)
     zygote = Zygote()  # first: its numpy import overlaps ours and the loading of the tests
     try:
@@ -123,7 +130,7 @@ def _grade(course: Course, args: argparse.Namespace) -> int:
                               nbgrader_gradebook(args.paths), own_gradebook, zygote)
     finally:
         progress.close()
-    _print_table(course, list(summary.rows))
+    _print_table(course, list(summary.results))
     if summary.unprotected:
         layers = "; ".join(one_line(layer, NAME_CHARS) for layer in summary.unprotected[:10])
         if len(summary.unprotected) > 10:
@@ -158,14 +165,14 @@ def _release(course: Course, args: argparse.Namespace) -> int:
 
 
 def _report(course: Course, args: argparse.Namespace) -> int:
-    from autograder.gradebook import read_saved
     from autograder.report import write_report
+    from autograder.results import read_results
 
     students = sorted(p.stem for p in (args.folder / "results").glob("*.json"))
-    path = write_report(course, args.folder, read_saved(args.folder, students))
+    path = write_report(course, args.folder, read_results(args.folder, students))
     if path is None:
-        raise CourseError(f"{args.folder}: no results/*.json; run `grade ... --out "
-                          f"{args.folder}` first")
+        raise InputError(f"{args.folder}: no results/*.json; run `grade ... --out "
+                         f"{args.folder}` first")
     _say(f"wrote {path}")
     return 0
 
@@ -177,6 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](_course(args.course), args)
-    except (CourseError, SetupError) as err:
+    except tuple(EXIT_CODES) as err:
         _say(f"error: {err}", sys.stderr)
-        return 2
+        return next(code for kind, code in EXIT_CODES.items() if isinstance(err, kind))

@@ -25,6 +25,8 @@ code runs and before anything in the scratch folder is opened:
 7. (in the fork server, once) a new, empty network namespace.
 """
 
+from __future__ import annotations
+
 import ctypes
 import errno
 import os
@@ -32,6 +34,7 @@ import resource
 import signal
 import struct
 import sys
+from typing import Protocol
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG, PR_SET_KEEPCAPS, PR_SET_NO_NEW_PRIVS = 1, 8, 38
@@ -63,18 +66,24 @@ PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "t
            "warnings", "numbers", "textwrap", "pprint", "decimal", "fractions")
 
 
-def _check(result, what):
+class SeccompFilter(Protocol):
+    """What confine needs of pyseccomp's SyscallFilter (pyseccomp ships no types)."""
+
+    def load(self) -> None: ...
+
+
+def _check(result: int, what: str) -> int:
     if result < 0:
         raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
     return result
 
 
-def die_with_parent():
+def die_with_parent() -> None:
     """Be killed with SIGKILL when the process that started this one ends."""
     LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def new_network_namespace():
+def new_network_namespace() -> list[str]:
     """For the fork server: every child it forks then has no network at all."""
     try:
         _check(LIBC.unshare(CLONE_NEWNET), "unshare")
@@ -83,18 +92,18 @@ def new_network_namespace():
     return []
 
 
-def preload_standard_library():
+def preload_standard_library() -> None:
     """Import what students may import, before the sandbox user may not read it."""
     for name in PRELOAD:
         __import__(name)
 
 
-def _mount_tmpfs(target, options):
+def _mount_tmpfs(target: str, options: str) -> None:
     _check(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
                       options.encode()), f"mount tmpfs on {target}")
 
 
-def private_scratch(scratch, disk_mb):
+def private_scratch(scratch: str, disk_mb: int) -> list[str]:
     """(root) New mount and IPC namespaces; scratch becomes a fresh tmpfs of disk_mb.
 
     Nothing student code wrote before can be in it: it is mounted over the
@@ -121,7 +130,7 @@ def private_scratch(scratch, disk_mb):
     return []
 
 
-def _no_ipc_memory():
+def _no_ipc_memory() -> None:
     """In the new IPC namespace: no SysV shared memory, queues or semaphores, and no
     POSIX message queues, so none can hold memory outside the rlimits."""
     for name, value in IPC_LIMITS.items():
@@ -129,20 +138,20 @@ def _no_ipc_memory():
             setting.write(value)
 
 
-def _beneath(path, folder):
+def _beneath(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _python_paths():
+def _python_paths() -> set[str]:
     """The Python installation and its import paths: all student code may read."""
     return {sys.prefix, sys.base_prefix, sys.exec_prefix, *filter(os.path.isdir, sys.path)}
 
 
-def landlock_abi():
+def landlock_abi() -> int:
     return LIBC.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
 
 
-def _landlock(scratch):
+def _landlock(scratch: str) -> list[str]:
     abi = landlock_abi()
     if abi < 1:
         raise OSError("Landlock is not available in this kernel")
@@ -165,7 +174,7 @@ def _landlock(scratch):
     return missing + ([] if abi >= 6 else ["Landlock signal scoping (kernel too old)"])
 
 
-def _other_user(scratch, uid, read_anything):
+def _other_user(scratch: str, uid: int | None, read_anything: bool) -> None:
     """Become an unprivileged user; with read_anything (only under Landlock, which then
     decides what may be read) keep CAP_DAC_READ_SEARCH so that the Python installation
     stays importable even where it lives in a folder other users cannot enter."""
@@ -183,7 +192,7 @@ def _other_user(scratch, uid, read_anything):
     _check(LIBC.capset(header, data), "capset")
 
 
-def seccomp_filter():
+def seccomp_filter() -> SeccompFilter | None:
     """The syscall filter, built once in the fork server (None: libseccomp is missing).
 
     Denied calls fail with EPERM; clone3 fails with ENOSYS, so that libc falls
@@ -203,14 +212,15 @@ def seccomp_filter():
     return rules
 
 
-def _seccomp(rules):
+def _seccomp(rules: SeccompFilter | None) -> None:
     if rules is None:
         raise OSError("libseccomp or pyseccomp is not installed")
     _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     rules.load()
 
 
-def confine(scratch, rlimits, uid, rules):
+def confine(scratch: str, rlimits: dict[str, int], uid: int | None,
+            rules: SeccompFilter | None) -> list[str]:
     """Apply the layers that follow the scratch tmpfs; return the names of those it
     could not. uid: the sandbox user (None when not root); rules: seccomp_filter()."""
     missing = []

@@ -13,16 +13,14 @@ from typing import Any
 
 import yaml
 
+from autograder.errors import CourseError
+
 PACKAGE = Path(__file__).resolve().parent
 # A student's install (the wheel `release` builds) carries the course's public side here:
 # course.yaml and the public tests. In this repository, the instructor's course.yaml.
 STUDENT_COURSE = PACKAGE / "student" / "course.yaml"
 DEFAULT_COURSE = STUDENT_COURSE if STUDENT_COURSE.is_file() else PACKAGE.parent / "course.yaml"
 CAUSES = "causes.json"  # beside a student course.yaml: likely causes of failed public cases
-
-
-class CourseError(Exception):
-    """A mistake in course.yaml or in the files it points to."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +78,12 @@ class Course:
     def max_score(self) -> float:
         return sum(ex.points for ex in self.exercises)
 
+    @property
+    def module(self) -> str:
+        """The student's file without its suffix (backprop): the module name it is loaded
+        as, and its notebook's name in nbgrader."""
+        return Path(self.student_file).stem
+
     def path(self, key: str) -> Path:
         """The file or folder a path key names, relative to course.yaml; it must exist."""
         relative = getattr(self, key.replace(".", "_"))
@@ -121,7 +125,8 @@ _CHECKS = {
 DEFAULT_LIMITS = {"call_seconds": 2, "import_seconds": 10, "submission_seconds": 60,
                   "memory_mb": 1024, "output_kb": 64, "disk_mb": 64}
 DEFAULT_GRADESCOPE = {"hidden_visibility": "after_published"}
-OPTIONAL = {"limits": DEFAULT_LIMITS, "gradescope": DEFAULT_GRADESCOPE}  # keys with defaults
+# the keys with defaults
+OPTIONAL: dict[str, dict[str, Any]] = {"limits": DEFAULT_LIMITS, "gradescope": DEFAULT_GRADESCOPE}
 
 _TOP = {
     "assignment": _text,

@@ -175,7 +175,8 @@ def _parts(value: Any, path: str = "") -> list[tuple[str, np.ndarray]] | None:
         except (TypeError, ValueError):
             return None
     parts = [_parts(item, where) for where, item in items]
-    return None if any(p is None for p in parts) else [pair for p in parts for pair in p]
+    found = [p for p in parts if p is not None]
+    return None if len(found) < len(parts) else [pair for p in found for pair in p]
 
 
 def _pairs(got: Any, expected: Any) -> list[tuple[np.ndarray, np.ndarray]] | None:

@@ -17,7 +17,7 @@ from html import escape
 from pathlib import Path
 
 from autograder import text
-from autograder.gradebook import write_atomic
+from autograder.files import write_atomic
 from autograder.scores import ExerciseScore, StudentResult
 
 PRINTED_LINES = 20  # of the student's prints, shown by `check`

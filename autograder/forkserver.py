@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from autograder.course import Limits
+from autograder.errors import SetupError
 from autograder.uids import claim_uid
 
 CHILD = Path(__file__).with_name("child.py")
@@ -26,7 +27,9 @@ def _rlimits(limits: Limits) -> dict[str, int]:
     """Limits the child sets on itself before it loads student code (it cannot raise them)."""
     return {
         "RLIMIT_AS": limits.memory_mb * 1024 * 1024,
-        "RLIMIT_CPU": int(limits.submission_seconds) + 1,
+        # a backstop only: the grader's own count (sandbox.Worker) decides; the kernel's
+        # tick-sampled count can run ahead of it on a busy machine
+        "RLIMIT_CPU": int(1.5 * limits.submission_seconds) + 2,
         "RLIMIT_FSIZE": FILE_LIMIT,
         "RLIMIT_NOFILE": 64,
         "RLIMIT_CORE": 0,
@@ -65,19 +68,20 @@ class Zygote:
         socket.send_fds(self.control, [json.dumps(request).encode()], list(fds))
         reply = self.control.recv(1 << 16)
         if not reply:
-            raise RuntimeError("the fork server stopped; is python3 with numpy installed?")
+            raise SetupError("the fork server stopped; is python3 with numpy installed?")
         return json.loads(reply)
 
     def spawn(self, source: int, output: int, arena: int, scratch: Path, name: str,
-              limits: Limits) -> tuple[int, socket.socket]:
+              module: str, limits: Limits) -> tuple[int, socket.socket]:
         """Fork a process for one submission; return its pid and our end of its channel.
 
         source: the submission, opened by us; output: the file its prints go to;
         arena: the file shared for array arguments (wire.Arena); scratch: a new
-        empty folder; name: the file name the submission gets there.
+        empty folder; name: the file name the submission gets there; module: the
+        name it is loaded as (the course's student file, without its suffix).
         """
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        request = {"op": "spawn", "scratch": str(scratch), "name": name,
+        request = {"op": "spawn", "scratch": str(scratch), "name": name, "module": module,
                    "rlimits": _rlimits(limits), "uid": self.uid and self.uid.number,
                    "disk_mb": limits.disk_mb + os.fstat(source).st_size // 2**20 + 1}
         try:
@@ -86,11 +90,12 @@ class Zygote:
             theirs.close()
         return pid, ours
 
-    def reap(self, pid: int, grace: float = 0.0) -> tuple[int, float]:
-        """Kill a spawned process's group (after grace seconds); return its exit code (a
-        negative code is the signal that ended it) and the CPU seconds it used in all."""
+    def reap(self, pid: int, grace: float = 0.0) -> tuple[int | None, float]:
+        """Kill a spawned process's group (after grace seconds); return its exit code if it
+        ended by itself (a negative code is the signal that ended it), None if it had to be
+        killed, and the CPU seconds it used in all."""
         reply = self._ask({"op": "reap", "pid": pid, "grace": grace})
-        return reply["code"], reply["cpu"]
+        return reply["code"] if reply["ended"] else None, reply["cpu"]
 
     def close(self) -> None:
         self.control.close()

@@ -8,7 +8,7 @@ image's python3, and run_autograder makes /autograder/source root's alone (the
 reference, the hidden tests, course.yaml) before it runs ``main``: the same job as
 ``python -m autograder grade`` (collect, then grade_batch: the reference checked under
 the limits, student code confined by every layer the container allows) on the student's
-file, and results.json made from the result `grade` writes (gradebook.results_json),
+file, and results.json made from the result `grade` saves (results.py),
 with the hidden cases shown as course.yaml's ``gradescope.hidden_visibility`` says and
 the confinement layers that were missing in ``extra_data``, which Gradescope stores and
 never shows students (nor the run's stdout: ``stdout_visibility`` is hidden).
@@ -29,8 +29,9 @@ from pathlib import Path
 
 from autograder import text
 from autograder.course import Course, Gradescope, load_course
-from autograder.gradebook import result_path, write_atomic
+from autograder.files import write_atomic
 from autograder.jobs import grade_batch
+from autograder.results import SavedResult, to_json
 from autograder.submissions import SUFFIXES, collect
 
 ROOT_VARIABLE, DEFAULT_ROOT = "AUTOGRADER_ROOT", "/autograder"
@@ -118,7 +119,7 @@ def _candidates(folder: Path) -> list[Path]:
 def choose(folder: Path, course: Course) -> list[Path]:
     """The student's file: the one named like course.yaml's student_file (the .py or the
     notebook; when both are there, `collect` takes the newest), else the only one there is."""
-    stem = Path(course.student_file).stem
+    stem = course.module
     found = _candidates(folder)
     named = [path for path in found if path.stem == stem]
     chosen = named or found
@@ -134,16 +135,15 @@ def choose(folder: Path, course: Course) -> list[Path]:
     return chosen
 
 
-def for_gradescope(saved: dict, settings: Gradescope, unprotected: list[str]) -> dict:
-    """results.json from the result `grade` wrote: hidden cases (every test not visible)
-    shown as the course chooses, the choice between files named first, the missing
-    confinement layers for the instructor alone."""
-    tests = [{**test, "visibility": test["visibility"] if test["visibility"] == "visible"
-              else settings.hidden_visibility} for test in saved["tests"]]
-    note = text.one_line(saved["extra_data"].get("note", ""))
-    output = f"{note}. {saved['output']}" if note else saved["output"]
-    return {**saved, "output": output, "tests": tests, "stdout_visibility": "hidden",
-            "extra_data": {**saved["extra_data"], "unprotected": unprotected}}
+def for_gradescope(saved: SavedResult, settings: Gradescope, unprotected: list[str]) -> dict:
+    """results.json from the result `grade` saved: hidden cases shown as the course
+    chooses, the choice between files named first, the missing confinement layers for
+    the instructor alone."""
+    results = to_json(saved, settings.hidden_visibility)
+    note = text.one_line(saved.note)
+    output = f"{note}. {saved.output}" if note else saved.output
+    return {**results, "output": output, "stdout_visibility": "hidden",
+            "extra_data": {**results["extra_data"], "unprotected": unprotected}}
 
 
 def refusal(message: str) -> dict:
@@ -151,30 +151,31 @@ def refusal(message: str) -> dict:
     return {"score": 0.0, "output": message, "tests": [], "stdout_visibility": "hidden"}
 
 
-def grade(layout: Layout, out: Path) -> dict:
-    """Grade the submission in layout with our `grade` job into out; its results.json.
+def grade(layout: Layout, out: Path) -> tuple[dict, str]:
+    """Grade the submission in layout with our `grade` job into out: its results.json, and
+    the log for the instructor (Gradescope shows run_autograder's stdout to staff only).
     A failure of the grader itself (course.yaml, the reference under the limits) raises."""
     course = load_course(layout.course)
     try:
         chosen = choose(layout.submission, course)
     except Unusable as problem:
-        return refusal(str(problem))
+        return refusal(str(problem)), f"score 0, status not graded: {text.one_line(str(problem))}"
     summary = grade_batch(course, collect(chosen, course, out / "unpacked"), out)
     [outcome] = summary.outcomes
     if outcome.state != "graded":
         raise RuntimeError(f"the grader failed on {chosen[0].name}: {outcome.detail}")
-    saved = json.loads(result_path(out, outcome.student).read_text(encoding="utf-8"))
-    return for_gradescope(saved, course.gradescope, summary.unprotected)
+    [saved] = summary.results
+    return (for_gradescope(saved, course.gradescope, summary.unprotected),
+            _log(saved, summary.unprotected))
 
 
-def _log(results: dict) -> str:
-    """For the instructor: Gradescope shows run_autograder's stdout to course staff only."""
-    extra = results.get("extra_data", {})
-    lines = [f"score {results['score']:g}, status {extra.get('status', 'not graded')}: "
-             + text.one_line(results["output"])]
-    if extra.get("unprotected"):
+def _log(saved: SavedResult, unprotected: list[str]) -> str:
+    """The score, the status and what it means, and the layers student code ran without."""
+    lines = [f"score {saved.score:g}, status {saved.status} ({saved.status.instructor}): "
+             + text.one_line(saved.output)]
+    if unprotected:
         lines.append("warning: in this container student code ran without: "
-                     + text.one_line("; ".join(extra["unprotected"])))
+                     + text.one_line("; ".join(unprotected)))
     return "\n".join(lines)
 
 
@@ -182,12 +183,12 @@ def main() -> int:
     layout = Layout(Path(os.environ.get(ROOT_VARIABLE, DEFAULT_ROOT)))
     try:
         with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
-            results = grade(layout, Path(temporary))
+            results, log = grade(layout, Path(temporary))
     except BaseException:
         layout.results_json.unlink(missing_ok=True)  # no score from a failed run, whoever wrote it
         raise
     write_atomic(layout.results_json, json.dumps(results, indent=2) + "\n")
-    print(text.terminal(_log(results)))
+    print(text.terminal(log))
     return 0
 
 

@@ -16,19 +16,22 @@ import json
 import multiprocessing
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import gradebook
+from autograder import results
 from autograder.confine import die_with_parent
-from autograder.course import CAUSES, Course, CourseError
+from autograder.course import CAUSES, Course
 from autograder.diagnosis import Catalogue, load_catalogue
+from autograder.errors import CourseError, InputError
 from autograder.feedback import write_feedback
+from autograder.files import remove_temporary_files
 from autograder.forkserver import Zygote
 from autograder.report import write_report
+from autograder.results import SavedResult
 from autograder.scores import StudentResult, score_run
 from autograder.submissions import Submission
 from autograder.verdicts import Run, Suite, load_suites, run_submission
@@ -49,7 +52,7 @@ class Outcome:
 @dataclass(frozen=True)
 class BatchSummary:
     outcomes: tuple[Outcome, ...]
-    rows: tuple[list[str], ...]  # grades.csv's rows
+    results: tuple[SavedResult, ...]  # every listed student's saved result (grades.csv)
     grades: Path
     gradebook: Path | None
     report: Path | None
@@ -89,8 +92,8 @@ def check_file(course: Course, path: Path) -> tuple[StudentResult, str]:
     """Run the public cases only, for a student checking their own work: the result, with
     likely causes, and what the student's code printed."""
     if not path.is_file():
-        raise CourseError(f"{path}: no such file; pass the path of your {course.student_file}"
-                          " (or your notebook)")
+        raise InputError(f"{path}: no such file; pass the path of your {course.student_file}"
+                         " (or your notebook)")
     zygote = Zygote()  # starts now: its numpy import overlaps with loading the tests
     try:
         suites = load_suites(course, public_only=True)
@@ -123,41 +126,55 @@ class _Task:
     key: str
 
 
-_worker: dict = {}  # this grading process's course, test files, output folder, fork server
+@dataclass(frozen=True)
+class _Grader:
+    """What one grading process grades with: the course, its test files and catalogue, the
+    output folder, and the fork server its students' processes are forked from."""
+
+    course: Course
+    suites: list[Suite]
+    catalogue: Catalogue
+    out: Path
+    zygote: Zygote
+
+    def grade(self, task: _Task) -> Outcome:
+        course, out, submission = self.course, self.out, task.submission
+        try:
+            run = run_submission(course, self.suites, submission.path, self.zygote,
+                                 self.catalogue)
+            result = score_run(course, submission.student, run)
+            results.write_output(out, submission.student, run.output)
+            write_feedback(out, result, course.assignment, submission.note)
+            results.write_result(out, results.saved_result(result, task.key, submission.late,
+                                                           submission.note))
+        except Exception as err:  # our own failure: report it, keep going, retry next run
+            return Outcome(submission.student, "failed", f"{type(err).__name__}: {err}")
+        return Outcome(submission.student, "graded", unprotected=run.loaded.unprotected)
 
 
-def _init_worker(course: Course, suites: list[Suite], catalogue: Catalogue, out: Path,
-                 zygote: Zygote | None = None) -> None:
-    _worker.update(course=course, suites=suites, catalogue=catalogue, out=out,
-                   zygote=zygote or Zygote())
+_Setup = tuple[Course, list[Suite], Catalogue, Path]  # a _Grader but for its fork server
+
+# A pool process's grader: made once, by _init_pool_process, in each forked grading
+# process (never in the process that forks them); _grade_in_pool uses it.
+_pool_grader: _Grader | None = None
 
 
 def _init_pool_process(course: Course, suites: list[Suite], catalogue: Catalogue,
                        out: Path) -> None:
     """In each forked grading process: die with the parent, leave Ctrl-C to it, and start
     a fork server (with a sandbox user of its own)."""
+    global _pool_grader
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _init_worker(course, suites, catalogue, out)
+    _pool_grader = _Grader(course, suites, catalogue, out, Zygote())
 
 
-def _grade_one(task: _Task) -> Outcome:
-    course, out = _worker["course"], _worker["out"]
-    submission = task.submission
-    try:
-        run = run_submission(course, _worker["suites"], submission.path, _worker["zygote"],
-                             _worker["catalogue"])
-        result = score_run(course, submission.student, run)
-        gradebook.write_output(out, submission.student, run.output)
-        write_feedback(out, result, course.assignment, submission.note)
-        extra = {"key": task.key, "late": submission.late, "note": submission.note}
-        gradebook.write_result(out, result, extra)
-    except Exception as err:  # our own failure: report it, keep going, retry next run
-        return Outcome(submission.student, "failed", f"{type(err).__name__}: {err}")
-    return Outcome(submission.student, "graded", unprotected=run.loaded.unprotected)
+def _grade_in_pool(task: _Task) -> Outcome:
+    assert _pool_grader is not None, "_init_pool_process runs first in every pool process"
+    return _pool_grader.grade(task)
 
 
-def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple,
+def _run_tasks(tasks: list[_Task], jobs: int, setup: _Setup,
                zygote: Zygote | None) -> Iterator[Outcome]:
     """Grade the tasks here with zygote (jobs=1) or in a pool of forked grading processes,
     each with a fork server of its own (zygote is closed first). Closes zygote.
@@ -168,12 +185,13 @@ def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple,
     """
     if not tasks:
         return
+    assert zygote is not None, "a batch with tasks has a fork server (_fork_server)"
     if jobs == 1 or len(tasks) == 1:
-        _init_worker(*setup, zygote)
+        grader = _Grader(*setup, zygote)
         try:
-            yield from map(_grade_one, tasks)
+            yield from map(grader.grade, tasks)
         finally:
-            _worker.pop("zygote").close()
+            zygote.close()
         return
     zygote.close()
     lost = yield from _in_pool(tasks, min(jobs, len(tasks)), setup)
@@ -184,12 +202,14 @@ def _run_tasks(tasks: list[_Task], jobs: int, setup: tuple,
                           "on the next run")
 
 
-def _in_pool(tasks: list[_Task], jobs: int, setup: tuple) -> Iterator[Outcome]:
+def _in_pool(tasks: list[_Task], jobs: int,
+             setup: _Setup) -> Generator[Outcome, None, list[_Task]]:
     """Yield each task's outcome from pools of forked grading processes; return the tasks
     that were being graded when a pool broke. At most jobs tasks are handed out at once,
     so a broken pool loses only those; the rest go on in a fresh pool."""
     context = multiprocessing.get_context("fork")
-    queue, lost = list(tasks), []
+    queue = list(tasks)
+    lost: list[_Task] = []
     while queue:
         pool = ProcessPoolExecutor(jobs, context, _init_pool_process, setup)
         running: dict[Future, _Task] = {}
@@ -215,7 +235,7 @@ def _hand_out(pool: ProcessPoolExecutor, queue: list[_Task], running: dict[Futur
     """Give the pool tasks until jobs are running (none once it is broken)."""
     while queue and len(running) < jobs:
         try:
-            future = pool.submit(_grade_one, queue[0])
+            future = pool.submit(_grade_in_pool, queue[0])
         except BrokenProcessPool:
             return
         running[future] = queue.pop(0)
@@ -232,7 +252,7 @@ def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
     raise CourseError(
         f"{course.source.name}: the reference itself scores {result.score:g}/"
         f"{result.max_score:g} with these tests and limits ("
-        f"{(failed or [run.loaded.message])[0]}); fix that case, or raise limits.call_seconds, "
+        f"{run.loaded.message or failed[0]}); fix that case, or raise limits.call_seconds, "
         "limits.memory_mb or limits.submission_seconds")
 
 
@@ -242,15 +262,15 @@ def _plan(course: Course, submissions: list[Submission], out: Path,
     tasks, skipped = [], []
     for submission in submissions:
         key = submission_key(batch, submission)
-        saved = gradebook.read_extra(out, submission.student)
-        if not force and saved is not None and saved.get("key") == key:
+        saved = results.read_result(out, submission.student)
+        if not force and saved is not None and saved.key == key:
             skipped.append(Outcome(submission.student, "skipped"))
         else:
             tasks.append(_Task(submission, key))
     return tasks, skipped
 
 
-def _write_nbgrader_gradebook(course: Course, out: Path, saved: dict[str, dict],
+def _write_nbgrader_gradebook(course: Course, out: Path, saved: list[SavedResult],
                              database: Path | None, own: bool) -> Path | None:
     """The nbgrader gradebook (an nbgrader course's database, or with own OUT/gradebook.db),
     if nbgrader is installed (it is an instructor extra, imported only here: seconds) and
@@ -288,7 +308,7 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     start = time.monotonic()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        gradebook.remove_temporary_files(out)
+        remove_temporary_files(out)
         tasks, outcomes = _plan(course, submissions, out, force)
         zygote = _fork_server(tasks, zygote)
         suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
@@ -304,10 +324,9 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
         outcomes.append(outcome)
         if progress:
             progress.advance(outcome)
-    students = [s.student for s in submissions]
-    saved = gradebook.read_saved(out, students)
-    grades = gradebook.write_grades(course, out, saved)
+    saved = results.read_results(out, [s.student for s in submissions])
+    grades = results.write_grades(course, out, saved)
     database = _write_nbgrader_gradebook(course, out, saved, database, own_gradebook)
     report = write_report(course, out, saved)
-    return BatchSummary(tuple(outcomes), tuple(gradebook.grade_rows(course, saved)), grades,
-                        database, report, time.monotonic() - start)
+    return BatchSummary(tuple(outcomes), tuple(saved), grades, database, report,
+                        time.monotonic() - start)

@@ -23,7 +23,6 @@ Outside a course the same grades go to OUT/gradebook.db (step 3 only).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -46,8 +45,10 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-from autograder import gradebook
-from autograder.course import Course, CourseError, Exercise
+from autograder.course import Course, Exercise
+from autograder.errors import InputError
+from autograder.results import SavedCase, SavedResult
+from autograder.statuses import Status
 
 SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
 SAVE = (SaveAutoGrades, AssignLatePenalties)
@@ -63,7 +64,7 @@ class _Student:
     timestamp: datetime | None
 
 
-def write(course: Course, out: Path, saved: dict[str, dict], path: Path | None = None) -> Path:
+def write(course: Course, out: Path, saved: list[SavedResult], path: Path | None = None) -> Path:
     """Our saved results into an nbgrader gradebook: an nbgrader course's when path is
     COURSE/gradebook.db (with autograded/), else OUT/gradebook.db."""
     _put_alembic_on_path()
@@ -77,8 +78,8 @@ def write(course: Course, out: Path, saved: dict[str, dict], path: Path | None =
                 _course_cells(book, course, path)
             else:
                 _exercise_cells(book, course)
-        for student in saved:
-            grades = _grades(course, out, student, root)
+        for result in saved:
+            grades = _grades(course, result, root)
             if not _up_to_date(url, course, grades, root):
                 _autograde(url, course, grades, root)
     return path
@@ -90,23 +91,19 @@ def _put_alembic_on_path() -> None:
         os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
 
-def _stem(course: Course) -> str:
-    return Path(course.student_file).stem
-
-
 def _course_cells(book: Gradebook, course: Course, path: Path) -> None:
     """An nbgrader course's notebook must have one grade cell per exercise, made by
     `nbgrader generate_assignment` from the source notebook `release --nbgrader` wrote."""
     redo = (f"run `python -m autograder release --nbgrader {path.parent}`, then "
             f"`nbgrader generate_assignment {course.assignment} --force` in that folder")
     try:
-        notebook = book.find_notebook(_stem(course), course.assignment)
+        notebook = book.find_notebook(course.module, course.assignment)
     except MissingEntry:
-        raise CourseError(f"{path}: has no notebook {_stem(course)!r} in assignment "
+        raise InputError(f"{path}: has no notebook {course.module!r} in assignment "
                           f"{course.assignment!r}; {redo}") from None
     cells = sorted(cell.name for cell in notebook.grade_cells)
     if cells != sorted(ex.id for ex in course.exercises):
-        raise CourseError(f"{path}: the grade cells of {course.assignment} are {cells}, not "
+        raise InputError(f"{path}: the grade cells of {course.assignment} are {cells}, not "
                           f"one per exercise of course.yaml; {redo}")
 
 
@@ -115,46 +112,41 @@ def _exercise_cells(book: Gradebook, course: Course) -> None:
     again from scratch when course.yaml's exercises changed."""
     ids = {ex.id for ex in course.exercises}
     try:
-        old = {cell.name for cell in book.find_notebook(_stem(course),
+        old = {cell.name for cell in book.find_notebook(course.module,
                                                         course.assignment).grade_cells}
     except MissingEntry:
         old = ids
     if old - ids:
         book.remove_assignment(course.assignment)
     book.update_or_create_assignment(course.assignment)
-    book.update_or_create_notebook(_stem(course), course.assignment)
+    book.update_or_create_notebook(course.module, course.assignment)
     for exercise in course.exercises:
-        book.update_or_create_grade_cell(exercise.id, _stem(course), course.assignment,
+        book.update_or_create_grade_cell(exercise.id, course.module, course.assignment,
                                          max_score=exercise.points, cell_type="code")
 
 
-def _grades(course: Course, out: Path, student: str, root: Path | None) -> _Student:
-    """A student's score and per-case text for each exercise, from results/<student>.json."""
-    result = json.loads(gradebook.result_path(out, student).read_text(encoding="utf-8"))
-    extra = result["extra_data"]
-    tests: dict[str, list[dict]] = {}
-    for case, test in zip(extra["cases"], result["tests"]):
-        tests.setdefault(case["id"].partition(".")[0], []).append(test)
-    status = result["output"] if extra["status"] != "ok" else ""
-    scores = {ex.id: float(extra["exercises"].get(ex.id, 0.0)) for ex in course.exercises}
-    texts = {ex.id: _text(ex, scores[ex.id], tests.get(ex.id, []), status)
+def _grades(course: Course, saved: SavedResult, root: Path | None) -> _Student:
+    """A student's score and per-case text for each exercise, from the saved result."""
+    status = saved.output if saved.status is not Status.OK else ""
+    scores = {ex.id: saved.exercise_score(ex.id) for ex in course.exercises}
+    texts = {ex.id: _text(ex, scores[ex.id], [c for c in saved.cases if c.exercise == ex.id],
+                          status)
              for ex in course.exercises}
-    timestamp = _timestamp(_submitted(root, course, student)) if root else None
-    return _Student(student, scores, texts, timestamp)
+    timestamp = _timestamp(_submitted(root, course, saved.student)) if root else None
+    return _Student(saved.student, scores, texts, timestamp)
 
 
-def _text(exercise: Exercise, score: float, tests: list[dict], status: str) -> str:
+def _text(exercise: Exercise, score: float, cases: list[SavedCase], status: str) -> str:
     """What a grade cell prints: the exercise's score, then every case, with the message
     of each one that failed."""
     lines = [f"{exercise.title}: {score:g}/{exercise.points:g} points "
              "(every test case, hidden ones included)",
              *(f"    {line}" for line in status.splitlines())]  # indented: never like ours
-    for test in tests:
-        passed = test["score"] == test["max_score"]
-        lines.append(f"{'✓' if passed else '✗'} {test['name']} "
-                     f"({test['score']:g}/{test['max_score']:g})")
-        if not passed:
-            lines += [f"    {line}" for line in test["output"].splitlines()]
+    for case in cases:
+        lines.append(f"{'✓' if case.passed else '✗'} {case.title} "
+                     f"({case.score:g}/{case.points:g})")
+        if not case.passed:
+            lines += [f"    {line}" for line in case.output.splitlines()]
     return "\n".join(lines) + "\n"
 
 
@@ -178,7 +170,7 @@ def _timestamp(folder: Path) -> datetime | None:
 def _up_to_date(url: str, course: Course, grades: _Student, root: Path | None) -> bool:
     """The gradebook already has these scores and this timestamp (and, in a course, the
     autograded notebook exists): then it is left as it is."""
-    if root and not (_autograded(root, course, grades.id) / f"{_stem(course)}.ipynb").is_file():
+    if root and not (_autograded(root, course, grades.id) / f"{course.module}.ipynb").is_file():
         return False
     with Gradebook(url) as book:
         try:
@@ -190,7 +182,7 @@ def _up_to_date(url: str, course: Course, grades: _Student, root: Path | None) -
 
 
 def _autograde(url: str, course: Course, grades: _Student, root: Path | None) -> None:
-    resources = {"nbgrader": {"notebook": _stem(course), "assignment": course.assignment,
+    resources = {"nbgrader": {"notebook": course.module, "assignment": course.assignment,
                               "student": grades.id, "db_url": url}}
     notebook = _notebook(course, grades, root, resources) if root else _grade_cells(course)
     _fill(notebook, grades)
@@ -207,7 +199,7 @@ def _autograde(url: str, course: Course, grades: _Student, root: Path | None) ->
 def _notebook(course: Course, grades: _Student, root: Path, resources: dict):
     """The student's notebook sanitised by nbgrader; only our grade cells when there is
     none (a .py was graded) or it cannot be sanitised (damaged, or tampered with)."""
-    path = _submitted(root, course, grades.id) / f"{_stem(course)}.ipynb"
+    path = _submitted(root, course, grades.id) / f"{course.module}.ipynb"
     try:
         notebook = nbformat.read(path, as_version=4)
         for step in SANITIZE:
@@ -252,6 +244,6 @@ def _write_autograded(root: Path, course: Course, student: str, notebook) -> Non
     for path in sorted(submitted.iterdir()) if submitted.is_dir() else ():
         if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
             shutil.copyfile(path, folder / path.name)
-    nbformat.write(notebook, folder / f"{_stem(course)}.ipynb")
+    nbformat.write(notebook, folder / f"{course.module}.ipynb")
     for path in folder.iterdir():
         path.chmod(0o444)

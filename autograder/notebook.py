@@ -85,10 +85,10 @@ def check(exercise: str, namespace: dict) -> CheckResult:
         raise ValueError(f"no exercise '{exercise}'; the exercises are {known}")
     cases = tuple(((c.body.test_func.__doc__ or c.name).strip(), *_run(c, namespace))
                   for c in suite.test_file.test_cases)
-    known = [causes.get(f"{exercise}/{c.body.test_func.__name__}", {})
-             for c in suite.test_file.test_cases]
+    tables = [causes.get(f"{exercise}/{c.body.test_func.__name__}", {})
+              for c in suite.test_file.test_cases]
     result = CheckResult(suite.exercise.title, cases, tuple(
-        "" if ok else table.get(message, "") for (_, ok, message), table in zip(cases, known)))
+        "" if ok else table.get(message, "") for (_, ok, message), table in zip(cases, tables)))
     if any(message == NOT_WRITTEN for _, _, message in cases):
         print(result)
         raise NotImplementedError(f"{exercise}: write the functions above, then run this "

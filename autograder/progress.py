@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING, NoReturn
 
 from autograder.jobs import Outcome
 from autograder.text import NAME_CHARS, one_line, terminal
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 class Progress:
     def __init__(self, stream=None, every: float = 5.0):
         self.stream = stream or sys.stderr
         self.every = every
-        self.bar = None
+        self.bar: tqdm[NoReturn] | None = None  # a bar over no iterable
 
     def start(self, total: int, skipped: int) -> None:
         self.total, self.done, self.skipped = total, skipped, skipped

@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from autograder import gradescope, wire
-from autograder.course import CAUSES, PACKAGE, Course, CourseError
+from autograder.course import CAUSES, PACKAGE, Course
 from autograder.diagnosis import load_catalogue, public_causes
-from autograder.gradebook import write_atomic
+from autograder.errors import CourseError, SetupError
+from autograder.files import write_atomic
 from autograder.verdicts import load_suites
 
 DISTRIBUTION = "backprop-autograder"
@@ -184,7 +185,7 @@ def nbgrader_config(course_dir: Path) -> str:
 def write_nbgrader_source(course: Course, course_dir: Path) -> Path:
     """COURSE/source/<assignment>/<notebook>, and COURSE/nbgrader_config.py unless the
     course has its own; with the modes of any file the instructor makes (umask applied)."""
-    path = course_dir / "source" / course.assignment / f"{Path(course.student_file).stem}.ipynb"
+    path = course_dir / "source" / course.assignment / f"{course.module}.ipynb"
     written = [path]
     write_atomic(path, nbgrader_source(course))
     config = course_dir / "nbgrader_config.py"
@@ -200,7 +201,7 @@ def write_nbgrader_source(course: Course, course_dir: Path) -> Path:
 
 def write_student_files(course: Course, folder: Path) -> list[Path]:
     """The student's file and notebook and the public tests, written into folder."""
-    notebook = folder / f"{Path(course.student_file).stem}.ipynb"
+    notebook = folder / f"{course.module}.ipynb"
     written = [folder / course.student_file, notebook]
     write_atomic(written[0], student_file(course))
     write_atomic(notebook, student_notebook(course))
@@ -246,8 +247,8 @@ def _wheel_metadata(version: str) -> str:
     try:
         metadata = importlib.metadata.metadata(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
-        raise CourseError(f"{DISTRIBUTION} is not installed; run `pip install -e .` "
-                          "first (the wheel takes its version and requirements from it)") from None
+        raise SetupError(f"{DISTRIBUTION} is not installed; run `pip install -e .` "
+                         "first (the wheel takes its version and requirements from it)") from None
     lines = ["Metadata-Version: 2.1"]
     lines += [f"{field}: {value}" for field in METADATA_FIELDS
               for value in metadata.get_all(field) or []]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,9 @@ from urllib.parse import quote
 
 from autograder.charts import Bars, svg
 from autograder.course import Course
-from autograder.gradebook import csv_text, write_atomic
+from autograder.files import csv_text, write_atomic
+from autograder.results import SavedResult
+from autograder.statuses import Status
 from autograder.text import html_text
 
 UNNAMED = "(no named cause)"  # the row of students who lost points the diagnosis left unnamed
@@ -40,17 +43,15 @@ class ClassNumbers:
     cases: list[tuple[str, float, float]]  # case id, points, share of students who passed
     mistakes: list[tuple[str, int]]  # catalogue id (or UNNAMED, last), students
     students: list[StudentCauses]
-    statuses: dict[str, int]
+    statuses: dict[Status, int]  # the most severe first
 
 
-def student_causes(student: dict) -> StudentCauses:
+def student_causes(saved: SavedResult) -> StudentCauses:
     """What the diagnosis named for one student, each mistake once however many cases."""
-    failed = [case for case in student["cases"] if case["score"] < case["max_score"]]
-    named = tuple(dict.fromkeys(case["mistake"] for case in failed if case.get("mistake")))
-    unnamed = sum(case["max_score"] - case["score"] for case in failed
-                  if not case.get("mistake"))
-    return StudentCauses(student["student"], sum(student["exercises"].values()),
-                         student["max_score"], named, unnamed)
+    failed = [case for case in saved.cases if not case.passed]
+    named = tuple(dict.fromkeys(case.mistake for case in failed if case.mistake))
+    unnamed = sum(case.points - case.score for case in failed if not case.mistake)
+    return StudentCauses(saved.student, saved.score, saved.max_score, named, unnamed)
 
 
 def _mistake_counts(students: list[StudentCauses]) -> list[tuple[str, int]]:
@@ -63,19 +64,16 @@ def _mistake_counts(students: list[StudentCauses]) -> list[tuple[str, int]]:
             (UNNAMED, sum(student.unnamed > 0 for student in students))]
 
 
-def class_numbers(course: Course, saved: list[dict]) -> ClassNumbers:
+def class_numbers(course: Course, saved: list[SavedResult]) -> ClassNumbers:
     """Every number of the report, from the students' saved results."""
     count = len(saved)
-    exercises = [(ex.id, statistics.fmean(s["exercises"].get(ex.id, 0) for s in saved),
-                  ex.points) for ex in course.exercises]
+    exercises = [(ex.id, statistics.fmean(s.exercise_score(ex.id) for s in saved), ex.points)
+                 for ex in course.exercises]
     cases: dict[str, list] = {}
     for student in saved:
-        for case in student["cases"]:
-            entry = cases.setdefault(case["id"], [case["max_score"], 0])
-            entry[1] += case["score"] == case["max_score"]
-    statuses: dict[str, int] = {}
-    for student in saved:
-        statuses[student["status"]] = statuses.get(student["status"], 0) + 1
+        for case in student.cases:
+            cases.setdefault(case.id, [case.points, 0])[1] += case.passed
+    statuses = Counter(s.status for s in saved)
     students = [student_causes(s) for s in saved]
     return ClassNumbers(
         scores=[student.score for student in students],
@@ -84,7 +82,8 @@ def class_numbers(course: Course, saved: list[dict]) -> ClassNumbers:
         cases=[(cid, points, passed / count) for cid, (points, passed) in cases.items()],
         mistakes=_mistake_counts(students),
         students=students,
-        statuses=statuses,
+        statuses={status: statuses[status]
+                  for status in sorted(statuses, key=lambda status: -status.severity)},
     )
 
 
@@ -138,7 +137,9 @@ def _tables(numbers: ClassNumbers) -> dict[str, list[list]]:
         "students.csv": [["student", "score", "max_score", "mistakes", "unnamed_points"],
                          *[[s.student, f"{s.score:g}", f"{s.max_score:g}", " ".join(s.mistakes),
                             f"{s.unnamed:g}"] for s in numbers.students]],
-        "statuses.csv": [["status", "students"], *map(list, numbers.statuses.items())],
+        "statuses.csv": [["status", "students", "meaning"],
+                         *[[status, n, status.instructor]
+                           for status, n in numbers.statuses.items()]],
     }
 
 
@@ -175,13 +176,13 @@ def _html(course: Course, numbers: ClassNumbers, figures: dict[str, str],
             f"report</h1><p>{summary}</p>{images}{sections}\n")
 
 
-def write_report(course: Course, out: Path, saved: dict[str, dict]) -> Path | None:
+def write_report(course: Course, out: Path, saved: list[SavedResult]) -> Path | None:
     """DIR/report/report.html, its figures and CSV tables; None when nobody has a result."""
     if not saved:
         return None
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    numbers = class_numbers(course, list(saved.values()))
+    numbers = class_numbers(course, saved)
     tables = _tables(numbers)
     for name, rows in tables.items():
         write_atomic(folder / name, csv_text(rows))

@@ -35,6 +35,7 @@ import numpy as np
 from autograder import wire
 from autograder.course import Limits
 from autograder.forkserver import FILE_LIMIT, Zygote
+from autograder.statuses import Fault, Status
 
 SUBMISSION_LIMIT = 64 * 1024 * 1024  # the submission itself (notebooks keep their outputs)
 WALL_FACTOR = 3  # a wait ends at this many times its CPU limit on the clock, whatever the CPU
@@ -47,55 +48,43 @@ StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function 
 
 
 class StudentFault(Exception):
-    """A student function did not return normally; the message is for the student.
+    """Student code did not load or return normally; the message is for the student and
+    reads on from the name of what failed ("mse ..." or "Your file ...")."""
 
-    kind is one of STATUS_TEXT's keys other than "ok".
-    """
-
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: Fault, message: str):
         super().__init__(message)
         self.kind = kind
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """How loading the submission went: status is one of STATUS_TEXT's keys."""
+    """How loading the submission went: fault is None when it loaded; the message says
+    what happened (the student reads the status's own sentence beside it)."""
 
-    status: str
-    message: str
+    fault: Fault | None
+    message: str = ""
     functions: tuple[str, ...] = ()
     unprotected: tuple[str, ...] = ()  # confinement layers this machine could not apply
     notes: tuple[str, ...] = ()  # notebook cells that failed or were partly skipped
 
-
-STATUS_TEXT = {
-    "ok": "Your file loaded.",
-    "syntax": "Your file has a syntax error, so none of it could run",
-    "error": "Your file raised an error while it was being loaded",
-    "exit": "Your file stopped the program while it was being loaded",
-    "memory": "Your file ran out of memory while it was being loaded",
-    "timeout": "Your file took too long to load",
-    "crashed": "Your file crashed the process while it was being loaded",
-    "todo": "Your file raised NotImplementedError while it was being loaded",
-    "output": "Your file wrote too much while it was being loaded",
-    "notebook": "Your notebook could not be read",
-}
+    @property
+    def status(self) -> Status:
+        return self.fault.on_load if self.fault else Status.OK
 
 
-_VERBS = {"exit": "called", "memory": "ran out of memory:", "error": "raised",
-          "todo": "is not written yet: it still raises", "output": "wrote too much:"}
-
-
-def _ended(code: int | None, limits: Limits) -> StudentFault:
-    """The fault for a child that closed its channel, from its exit code."""
-    if code is not None and code >= 0:
-        return StudentFault("exit", f"ended the process with exit code {code} "
+def _ended(code: int | None) -> StudentFault:
+    """The fault for a child that closed its channel, from its exit code (None: it did not
+    end by itself, and was stopped)."""
+    if code is None:
+        return StudentFault(Fault.CRASHED, "stopped answering the grader without ending, so "
+                            "the grader stopped it")
+    if code >= 0:
+        return StudentFault(Fault.EXIT, f"ended the process with exit code {code} "
                             "(os._exit or similar)")
-    name = _signal_name(-code) if code is not None else "unknown"
-    reasons = {"SIGXCPU": f"used up its CPU time (limit {limits.submission_seconds:g} s)",
-               "SIGXFSZ": f"wrote more than {FILE_LIMIT >> 20} MB to a file",
+    name = _signal_name(-code)
+    reasons = {"SIGXFSZ": f"wrote more than {FILE_LIMIT >> 20} MB to a file",
                "SIGSEGV": "crashed the process (segmentation fault)"}
-    return StudentFault("crashed", reasons.get(name, f"was stopped by {name}"))
+    return StudentFault(Fault.CRASHED, reasons.get(name, f"was stopped by {name}"))
 
 
 def _signal_name(number: int) -> str:
@@ -106,10 +95,10 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _limit_note(kind: str, limits: Limits) -> str:
+def _limit_note(kind: Fault, limits: Limits) -> str:
     """The limit a fault ran into, named for the student."""
-    notes = {"memory": f" (the limit is {limits.memory_mb} MB)",
-             "output": f" (files and prints are capped at {FILE_LIMIT >> 20} MB)"}
+    notes = {Fault.MEMORY: f" (the limit is {limits.memory_mb} MB)",
+             Fault.OUTPUT: f" (files and prints are capped at {FILE_LIMIT >> 20} MB)"}
     return notes.get(kind, "")
 
 
@@ -122,11 +111,15 @@ class Worker:
     start gets a new scratch folder (removed with no-follow, fd-relative calls).
     """
 
-    def __init__(self, zygote: Zygote, submission: Path, limits: Limits):
+    def __init__(self, zygote: Zygote, submission: Path, limits: Limits,
+                 module: str | None = None):
+        """module: the name the submission is loaded as (course.module); without one, the
+        file's own name without its suffix, as Python would import it."""
         self.zygote = zygote
         self.limits = limits
         self.source = os.open(submission, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         self.name = _scratch_name(Path(submission))
+        self.module = module or Path(submission).stem
         self.prints = tempfile.TemporaryFile(prefix="grade-output-")
         self.arena = wire.Arena()
         self.scratch: Path | None = None
@@ -135,7 +128,8 @@ class Worker:
         self.loaded: Loaded | None = None
         self.deadline = time.monotonic() + WALL_FACTOR * limits.submission_seconds  # backstop
         self.cpu_spent = 0.0  # CPU seconds of this submission's processes already stopped
-        self.stalled: dict[str, str] = {}  # function -> how it first hit the call limit
+        # (function, its stand-ins...) -> how it first hit the call limit
+        self.stalled: dict[tuple[str, ...], str] = {}
 
     def __enter__(self) -> Worker:
         return self
@@ -150,10 +144,12 @@ class Worker:
 
     def _start(self) -> Loaded:
         size = os.fstat(self.source).st_size
+        notebook = self.name.endswith(".ipynb")
+        subject = "Your notebook" if notebook else "Your file"
         if size > SUBMISSION_LIMIT:
-            kind = "notebook" if self.name.endswith(".ipynb") else "error"
-            return Loaded(kind, f"{STATUS_TEXT[kind]}: it is {size / 2**20:.0f} MB, more than "
-                          f"the {SUBMISSION_LIMIT >> 20} MB the grader reads; clear a notebook's "
+            return Loaded(Fault.NOTEBOOK if notebook else Fault.ERROR,
+                          f"{subject} is {size / 2**20:.0f} MB, more than the "
+                          f"{SUBMISSION_LIMIT >> 20} MB the grader reads; clear a notebook's "
                           "outputs (Kernel > Restart & Clear Output), save, and hand it in again")
         self._stop()
         self._remove_scratch()
@@ -161,24 +157,28 @@ class Worker:
         left = dataclasses.replace(self.limits, submission_seconds=max(
             self.limits.submission_seconds - self.cpu_spent, 0.0))
         self.pid, self.channel = self.zygote.spawn(
-            self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name, left)
+            self.source, self.prints.fileno(), self.arena.fd, self.scratch, self.name,
+            self.module, left)
         wait, unprotected = self._wait(self.limits.import_seconds, cpu_from=0.0), ()
         try:  # the first message is sent before any student code runs: trusted
             confined = self._receive(wait, wire.MAX_REPLY)
             unprotected = tuple(confined.get("confined", ("confinement report (missing)",)))
             reply = self._receive(wait, wire.MAX_REPLY)
         except StudentFault as fault:
-            return Loaded(fault.kind, f"{STATUS_TEXT[fault.kind]}: {fault}", (), unprotected)
+            return Loaded(fault.kind, f"{subject} {fault}", (), unprotected)
         if "ready" in reply:
             notes = tuple(reply.get("notes", ()))
-            return Loaded("ok", STATUS_TEXT["ok"], tuple(reply["ready"]), unprotected, notes)
+            return Loaded(None, "", tuple(reply["ready"]), unprotected, notes)
         self._stop()
         if "fault" not in reply:
-            return Loaded("crashed", f"{STATUS_TEXT['crashed']}: it sent the grader a message "
-                          "the grader does not understand", (), unprotected)
-        detail = _with_line(reply, reply["message"] + _limit_note(reply["fault"], self.limits))
-        return Loaded(reply["fault"], f"{STATUS_TEXT[reply['fault']]}: {detail}", (),
-                      unprotected)
+            return Loaded(Fault.CRASHED, f"{subject} sent the grader a message the grader "
+                          "does not understand", (), unprotected)
+        return Loaded(reply["fault"], f"{subject} {self._told(reply)}", (), unprotected)
+
+    def _channel(self) -> socket.socket:
+        """The channel to the child (_start sets it with the pid; _stop closes it)."""
+        assert self.channel is not None, "a child was started before it is talked to"
+        return self.channel
 
     def _usage(self) -> Usage:
         """What the running child has used (nothing when there is none)."""
@@ -211,7 +211,7 @@ class Worker:
     def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
         """recv that raises TimeoutError (_check) however slowly bytes come: the limits are
         checked every POLL_SECONDS, whether or not bytes arrive in between."""
-        next_check = time.monotonic() + POLL_SECONDS
+        next_check, channel = time.monotonic() + POLL_SECONDS, self._channel()
 
         def read(size: int) -> bytes:
             nonlocal next_check
@@ -219,9 +219,9 @@ class Worker:
                 if time.monotonic() >= next_check:
                     self._check(wait)
                     next_check = time.monotonic() + POLL_SECONDS
-                self.channel.settimeout(max(next_check - time.monotonic(), 1e-3))
+                channel.settimeout(max(next_check - time.monotonic(), 1e-3))
                 try:
-                    return self.channel.recv(size)
+                    return channel.recv(size)
                 except TimeoutError:
                     next_check = 0.0
 
@@ -236,17 +236,36 @@ class Worker:
         except TimeoutError as timeout:
             spent = str(timeout) == "submission" or self._spent()
             self._stop()
-            raise StudentFault("timeout", self._timeout_text(str(timeout), wait.seconds, spent)) \
-                from None
+            raise StudentFault(Fault.TIMEOUT,
+                               self._timeout_text(str(timeout), wait.seconds, spent)) from None
         except wire.TooLarge as error:
             self._stop()
-            raise StudentFault("output", f"sent a reply that is too large ({error})") from None
+            raise StudentFault(Fault.OUTPUT, f"sent a reply that is too large ({error})") \
+                from None
         except ValueError as error:  # a forged message: no grace, it is not exiting
             self._stop()
-            raise StudentFault("crashed", "sent the grader a message it could not read "
+            raise StudentFault(Fault.CRASHED, "sent the grader a message it could not read "
                                f"({error})") from None
         except (EOFError, OSError):
-            raise _ended(self._stop(grace=1.0), self.limits) from None
+            raise self._ended() from None
+
+    def _ended(self) -> StudentFault:
+        """The fault for a child that closed its channel: how it ended, or that the
+        submission used up its time. The kernel's CPU limit (an rlimit, which ends the
+        child with SIGKILL) counts CPU time by the clock tick, and on a busy machine it can
+        fire before our own count says the time is spent: a SIGKILL we did not send, once
+        half the time is used, is that limit."""
+        code = self._stop(grace=1.0)
+        at_the_limit = (code == -signal.SIGKILL
+                        and self.cpu_spent >= self.limits.submission_seconds / 2)
+        if self._spent() or at_the_limit:
+            return StudentFault(Fault.TIMEOUT, self._used_up())
+        return _ended(code)
+
+    def _told(self, reply: dict) -> str:
+        """A fault child.py reported, told for the student: "raised NameError: ..."."""
+        kind = reply["fault"]
+        return _with_line(reply, f"{kind.verb} {reply['message']}{_limit_note(kind, self.limits)}")
 
     def _timeout_text(self, reason: str, seconds: float, spent: bool) -> str:
         if spent:
@@ -257,7 +276,8 @@ class Worker:
                 "waiting for a CPU (waiting for something that never comes?)")
 
     def _used_up(self) -> str:
-        return f"the submission used up its {self.limits.submission_seconds:g} s in all"
+        return (f"could not finish: your submission used up its time "
+                f"({self.limits.submission_seconds:g} s in all)")
 
     def call(self, name: str, args: tuple, kwargs: dict,
              stand_ins: StandIns | None = None) -> tuple[Any, dict[str, Any]]:
@@ -266,12 +286,15 @@ class Worker:
         stand_ins: trusted functions that replace the student's helpers of these
         names for this call; the child gets proxies that ask us (stand_in_answer).
         A function that hit the call limit once is not run again in this
-        submission: later calls fail at once, naming that first timeout.
+        submission with the same stand-ins: later calls fail at once, naming that
+        first timeout (with other helpers, the loop may not be its own).
         """
-        if name in self.stalled and not self._spent():
-            raise StudentFault("timeout", "was not run again, because in an earlier case it "
-                               + self.stalled[name])
-        return self._call(name, args, kwargs, stand_ins or {})
+        stand_ins = stand_ins or {}
+        stalled = self.stalled.get((name, *sorted(stand_ins)))
+        if stalled and not self._spent():
+            raise StudentFault(Fault.TIMEOUT, "was not run again, because in an earlier case it "
+                               + stalled)
+        return self._call(name, args, kwargs, stand_ins)
 
     def _call(self, name: str, args: tuple, kwargs: dict,
               stand_ins: StandIns) -> tuple[Any, dict[str, Any]]:
@@ -283,11 +306,11 @@ class Worker:
         """
         if self._spent():
             self._stop()
-            raise StudentFault("timeout", self._used_up())
+            raise StudentFault(Fault.TIMEOUT, self._used_up())
         if self.pid is None:
             restarted = self._start()
-            if restarted.status != "ok":
-                raise StudentFault(restarted.status, "could not be restarted for this call: "
+            if restarted.fault:
+                raise StudentFault(restarted.fault, "could not be restarted for this call: "
                                    + restarted.message)
         plain_args, plain_kwargs = self.arena.encode(args, kwargs)
         request = {"function": name, "args": plain_args, "kwargs": plain_kwargs,
@@ -297,16 +320,13 @@ class Worker:
         try:
             reply = self._reply(wire.reply_limit(len(data)), stand_ins)
         except StudentFault as fault:
-            if fault.kind == "timeout" and not self._spent():
-                self.stalled[name] = str(fault)  # this call's own limit, not a restart's
+            if fault.kind is Fault.TIMEOUT and not self._spent():
+                self.stalled[(name, *sorted(stand_ins))] = str(fault)  # not a restart's
             raise
         if "fault" in reply:
-            kind = reply["fault"]
-            note = _limit_note(kind, self.limits)
-            text = f"{_VERBS.get(kind, 'raised')} {reply['message']}{note}"
-            raise StudentFault(kind, _with_line(reply, text))
+            raise StudentFault(reply["fault"], self._told(reply))
         if "value" not in reply:
-            raise _ended(self._stop(grace=1.0), self.limits)
+            raise self._ended()
         arguments = {*map(str, range(len(args))), *kwargs}
         try:
             reported = {str(k): wire.from_plain(v) for k, v in reply.get("changed", {}).items()
@@ -314,16 +334,18 @@ class Worker:
             value = wire.from_plain(reply["value"])
         except Exception:  # anything the child sends may be malformed: its fault, not ours
             self._stop()
-            raise StudentFault("crashed", "sent the grader a reply it could not read") from None
+            raise StudentFault(Fault.CRASHED, "sent the grader a reply it could not read") \
+                from None
         # what the arena shows was changed in place outranks what the child reports
         return value, {**reported, **self.arena.changed(args, kwargs)}
 
     def _send(self, data: bytes) -> None:
+        channel = self._channel()
         try:
-            self.channel.settimeout(max(self.limits.call_seconds, 1e-6))
-            self.channel.sendall(data)
+            channel.settimeout(max(self.limits.call_seconds, 1e-6))
+            channel.sendall(data)
         except OSError:  # a timeout too: the child stopped reading
-            raise _ended(self._stop(grace=1.0), self.limits) from None
+            raise self._ended() from None
 
     def _reply(self, limit: int, stand_ins: StandIns) -> dict:
         """The call's reply, answering the stand-ins' questions on the way; every question
@@ -336,7 +358,7 @@ class Worker:
             answer = wire.frame(stand_in_answer(reply, stand_ins, self.arena))
             if time.thread_time() - start > wait.seconds:  # reading questions counts too
                 self._stop()
-                raise StudentFault("timeout", "kept the grader busy with questions for more "
+                raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
                                    f"than {wait.seconds:g} s of its CPU time")
             self._send(answer)
 
@@ -348,7 +370,8 @@ class Worker:
         return text + ("\n[... output cut]" if len(data) > keep else "")
 
     def _stop(self, grace: float = 0.0) -> int | None:
-        """Kill the child's whole process group; return its exit code.
+        """Kill the child's whole process group; return its exit code if it ended by itself
+        (None: it was killed here, or none was running).
 
         grace: seconds to let a child that closed its channel exit by itself,
         so that its own exit code is reported rather than our SIGKILL (never
@@ -357,7 +380,7 @@ class Worker:
         if self.pid is None:
             return None
         pid, self.pid = self.pid, None
-        self.channel.close()
+        self._channel().close()
         code, cpu = self.zygote.reap(pid, min(grace, max(0.0, self.deadline - time.monotonic())))
         self.cpu_spent += cpu  # read at the reaping: the grace is counted too
         return code
@@ -442,11 +465,10 @@ def _checked(reply: dict) -> dict:
             raise ValueError("its stand-in question names no function")
         checked.update({key: reply.get(key) for key in ("stand_in", "args", "kwargs")})
     if "fault" in reply:
-        fault = reply["fault"]
-        if not isinstance(fault, str):
+        if not isinstance(reply["fault"], str):
             raise ValueError("its fault is not a name")
-        kind = fault if fault in STATUS_TEXT else "error"
-        checked.update(fault=kind, message=str(reply.get("message", ""))[:500],
+        checked.update(fault=Fault.named(reply["fault"]),
+                       message=str(reply.get("message", ""))[:500],
                        where=str(reply["where"])[:300] if reply.get("where") else None)
     for key in ("ready", "confined", "notes"):
         if key in reply:

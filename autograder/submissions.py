@@ -40,7 +40,8 @@ from datetime import datetime
 from pathlib import Path
 from zipfile import BadZipFile, ZipFile, ZipInfo
 
-from autograder.course import Course, CourseError
+from autograder.course import Course
+from autograder.errors import InputError
 
 CANVAS = re.compile(
     r"(?P<student>[^\W_]+)(?P<late>_LATE)?_(?P<user>[0-9]+)_(?P<sub>[0-9]+)_.+\.(py|ipynb)",
@@ -98,7 +99,7 @@ class _Found:
     user: str = ""  # Canvas user id, "" for other layouts
 
 
-def _shown(text: str) -> str:
+def _shown(text: object) -> str:
     """text for one line of a message: control characters as visible escapes."""
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
@@ -129,14 +130,14 @@ def _safe_id(name: str) -> str:
 
 def _refuse_link(path: Path) -> None:
     if path.is_symlink():
-        raise CourseError(f"{_shown(path)}: is a symbolic link, which the grader never "
+        raise InputError(f"{_shown(path)}: is a symbolic link, which the grader never "
                           "follows; replace it with the file or folder itself if it really "
                           "is a submission")
 
 
 def _refuse_special(path: Path) -> None:
     if not path.is_file():
-        raise CourseError(f"{_shown(path)}: is not a regular file (a folder, FIFO or device "
+        raise InputError(f"{_shown(path)}: is not a regular file (a folder, FIFO or device "
                           "named like a submission); move it out of the submissions")
 
 
@@ -147,8 +148,8 @@ def _plain(entry: _Entry) -> _Found:
     return _Found(stem, ("file", f"{entry.place}/{stem}"), entry)
 
 
-def _canvas(entry: _Entry) -> _Found:
-    match = CANVAS.fullmatch(entry.name)
+def _canvas(entry: _Entry, match: re.Match[str]) -> _Found:
+    """A file with a Canvas name (match: CANVAS's match of it)."""
     return _Found(match["student"], ("canvas", match["user"]), entry, bool(match["late"]),
                   match["user"])
 
@@ -156,12 +157,12 @@ def _canvas(entry: _Entry) -> _Found:
 def _flat(entries: list[_Entry]) -> list[_Found]:
     """Files side by side, each read by its own name: a Canvas name, else the file name
     (one stray file never turns Canvas names off for everyone)."""
-    return [_canvas(entry) if CANVAS.fullmatch(entry.name) else _plain(entry)
+    return [_canvas(entry, match) if (match := CANVAS.fullmatch(entry.name)) else _plain(entry)
             for entry in entries]
 
 
 def _nbgrader(folder: Path, course: Course) -> list[_Found]:
-    stem = Path(course.student_file).stem
+    stem = course.module
     paths = sorted(p for suffix in SUFFIXES
                    for p in folder.glob(f"*/{course.assignment}/{stem}{suffix}"))
     for path in paths:
@@ -200,17 +201,17 @@ def _members(bundle: ZipFile) -> list[ZipInfo]:
             and not _member_name(info).startswith(".")]
 
 
-def _too_big(archive: Path, limits: ArchiveLimits) -> CourseError:
-    return CourseError(
+def _too_big(archive: Path, limits: ArchiveLimits) -> InputError:
+    return InputError(
         f"{_shown(archive)}: its .py and .ipynb files unpack to more than "
         f"{limits.total_bytes // MB} MB (a zip bomb?); unzip it yourself, keep only the "
         "submissions, and grade that folder")
 
 
 def _too_compressed(archive: Path, info: ZipInfo, size: int,
-                    limits: ArchiveLimits) -> CourseError:
+                    limits: ArchiveLimits) -> InputError:
     ratio = size / max(info.compress_size, 1)
-    return CourseError(
+    return InputError(
         f"{_shown(archive)}: {_shown(info.filename)} is compressed {ratio:,.0f}:1, more than "
         f"{limits.ratio}:1 (a zip bomb?); remove it from the archive, or unzip it yourself "
         "and grade that folder")
@@ -293,7 +294,7 @@ def _extract(archive: Path, scratch: Path, limits: ArchiveLimits) -> list[_Entry
     except (BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
             ValueError) as err:
         shutil.rmtree(target, ignore_errors=True)
-        raise CourseError(f"{_shown(archive)}: not a readable zip file ({_shown(err)}); "
+        raise InputError(f"{_shown(archive)}: not a readable zip file ({_shown(err)}); "
                           "download it again, or unzip it yourself and grade the folder"
                           ) from None
     except BaseException:
@@ -311,12 +312,12 @@ def _from_path(path: Path, course: Course, scratch: Path,
     elif path.is_file() and path.suffix in SUFFIXES:
         found = [_plain(_Entry(path.name, path, str(path), str(path.parent)))]
     elif path.exists():
-        raise CourseError(f"{_shown(path)}: cannot grade this file; expected "
+        raise InputError(f"{_shown(path)}: cannot grade this file; expected "
                           + LAYOUTS.format(file=course.student_file))
     else:
-        raise CourseError(f"{_shown(path)}: no such file or folder")
+        raise InputError(f"{_shown(path)}: no such file or folder")
     if not found:
-        raise CourseError(f"{_shown(path)}: no submissions found; expected "
+        raise InputError(f"{_shown(path)}: no submissions found; expected "
                           + LAYOUTS.format(file=course.student_file))
     return found
 
@@ -338,7 +339,7 @@ def _one_person(student: str, items: list[_Found]) -> None:
     first = items[0]
     for other in items[1:]:
         if other.person != first.person:
-            raise CourseError(
+            raise InputError(
                 f"{_shown(first.entry.origin)} and {_shown(other.entry.origin)} both give the "
                 f"student id {student!r} but may be two people; rename one of them so that "
                 "each student has an id of their own")

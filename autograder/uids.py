@@ -16,11 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.errors import SetupError
+
 FIRST, COUNT = 61000, 1000
-
-
-class SetupError(Exception):
-    """This machine cannot run the sandbox as set up; the message says what to do."""
 
 
 @dataclass(frozen=True)

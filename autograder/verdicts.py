@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -22,10 +23,12 @@ from typing import Any
 import numpy as np
 
 from autograder import checks, wire
-from autograder.course import Course, CourseError, Exercise
+from autograder.course import Course, Exercise
 from autograder.diagnosis import Call, Catalogue, Evidence, diagnose, name_causes
+from autograder.errors import CourseError, SetupError
 from autograder.forkserver import Zygote
 from autograder.sandbox import Loaded, StandIns, StudentFault, Worker
+from autograder.statuses import Fault
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class CaseVerdict:
     hidden: bool
     passed: bool
     message: str
-    fault: str = ""  # sandbox.StudentFault kind when the student's code failed, else ""
+    fault: Fault | None = None  # how the student's code failed, if it did
     diagnosis: str = ""  # the likely cause of a failure, in words (never scored)
     mistake: str = ""  # the catalogued mistake the diagnosis names, if any
 
@@ -77,19 +80,19 @@ def _otter_test_files() -> Iterator[types.ModuleType]:
         return
     spec = importlib.util.find_spec("otter")
     if spec is None or not spec.submodule_search_locations:
-        raise CourseError("otter-grader is not installed; run `pip install otter-grader`")
+        raise SetupError("otter-grader is not installed; run `pip install otter-grader`")
     folder = list(spec.submodule_search_locations)[0]
     bare = {}
     for name, path in [("otter", folder), ("otter.test_files", f"{folder}/test_files")]:
         bare[name] = module = types.ModuleType(name)
         module.__path__ = [path]
-        module.__spec__ = importlib.util.spec_from_loader(name, None, is_package=True)
+        module.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
         module.__spec__.submodule_search_locations = [path]
         sys.modules[name] = module
     try:
         parser = importlib.import_module("otter.test_files.exception_test")
-        bare["otter.test_files"].test_case = parser.test_case
-        bare["otter.test_files"].ExceptionTestFile = parser.ExceptionTestFile
+        vars(bare["otter.test_files"]).update(test_case=parser.test_case,
+                                              ExceptionTestFile=parser.ExceptionTestFile)
         yield bare["otter.test_files"]
     finally:
         for name, module in bare.items():
@@ -101,11 +104,22 @@ def load_suites(course: Course, public_only: bool = False) -> list[Suite]:
     """Parse one otter test file per exercise; check the points against course.yaml."""
     key = "tests.public" if public_only else "tests.source"
     folder = course.path(key)
-    if str(course.root) not in sys.path:
-        sys.path.insert(0, str(course.root))
     checks.configure(course.tolerance.rtol, course.tolerance.atol, course.seed)
-    with _otter_test_files() as otter_test_files:
+    with _otter_test_files() as otter_test_files, _importable_from(course.root):
         return _parse(course, folder, key, otter_test_files.ExceptionTestFile, public_only)
+
+
+@contextlib.contextmanager
+def _importable_from(root: Path) -> Iterator[None]:
+    """root first on sys.path while the test files load, for their imports of the course's
+    own modules (``from solutions import backprop``); sys.path is as it was afterwards
+    (the imported modules stay in sys.modules, where the test files keep finding them)."""
+    entry = str(root)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        sys.path.remove(entry)  # the first equal entry: the list holds what it held before
 
 
 def _parse(course: Course, folder: Path, key: str, parser: Any,
@@ -148,9 +162,10 @@ def _write_back(original: Any, after: Any) -> None:
         for key in [k for k in original if k not in after]:
             del original[key]
         for key, value in after.items():
-            same_shape = np.shape(original.get(key)) == np.shape(value)
-            if isinstance(original.get(key), np.ndarray) and same_shape:
-                _write_back(original[key], value)
+            old: Any = original.get(key)
+            same_shape = np.shape(old) == np.shape(value)
+            if isinstance(old, np.ndarray) and same_shape:
+                _write_back(old, value)
             else:
                 original[key] = value
     elif isinstance(original, (list, tuple)) and isinstance(after, (list, tuple)):
@@ -174,10 +189,12 @@ class StudentFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         loaded = self.worker.loaded
-        if loaded.status != "ok":
-            raise StudentFault(loaded.status, f"{self.name} could not run. {loaded.message}")
+        assert loaded is not None, "run_submission loads the file before any case runs"
+        if loaded.fault:
+            raise StudentFault(loaded.fault, f"{self.name} could not run, because your file "
+                               "did not load (see above)")
         if self.name not in loaded.functions:
-            raise StudentFault("missing", f"{self.name} is not defined in your file "
+            raise StudentFault(Fault.MISSING, f"{self.name} is not defined in your file "
                                "(check the spelling of its name)")
         before = (checks.copy_of(args), checks.copy_of(kwargs))
         try:
@@ -190,22 +207,22 @@ class StudentFunction:
             _write_back(args[int(key)] if key.isdigit() else kwargs[key], after)
         odd = _unreadable(value)
         if odd is not None:
-            raise StudentFault("error", f"{self.name} returned {odd!r}, which the grader "
+            raise StudentFault(Fault.ERROR, f"{self.name} returned {odd!r}, which the grader "
                                "cannot read; return NumPy arrays, floats, tuples or dicts")
         return value
 
 
-def _run_case(case: Any, env: dict) -> tuple[bool, str, str]:
-    """(passed, message, fault kind) for one test case."""
+def _run_case(case: Any, env: dict) -> tuple[bool, str, Fault | None]:
+    """(passed, message, how the student's code failed) for one test case."""
     try:
         case.body.call_func(env)
     except AssertionError as err:
-        return False, str(err) or "a check failed", ""
+        return False, str(err) or "a check failed", None
     except StudentFault as fault:
         return False, str(fault), fault.kind
     except Exception as err:  # the test tripped over an unexpected value
-        return False, f"the grader could not use your result ({type(err).__name__})", ""
-    return True, "passed", ""
+        return False, f"the grader could not use your result ({type(err).__name__})", None
+    return True, "passed", None
 
 
 def _diagnose(catalogue: Catalogue | None, calls: list[Call]) -> Evidence | None:
@@ -236,7 +253,7 @@ def run_submission(course: Course, suites: list[Suite], submission: Path,
                    zygote: Zygote, catalogue: Catalogue | None = None) -> Run:
     """Load the submission in a sandboxed worker and run every case against it;
     with a catalogue, failed cases get a diagnosis."""
-    with Worker(zygote, submission, course.limits) as worker:
+    with Worker(zygote, submission, course.limits, course.module) as worker:
         loaded = worker.load()
         calls: list[Call] = []
         env = {name: StudentFunction(worker, name, calls) for name in course.functions}

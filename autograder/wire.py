@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import json
 import math
 import mmap
@@ -69,7 +70,8 @@ def to_plain(value: Any, place: Callable[[np.ndarray], dict | None] | None = Non
     return {"type": "unreadable", "name": type(value).__name__}
 
 
-def from_plain(data: Any, view: Callable[[dict], np.ndarray] | None = None) -> Any:
+def from_plain(data: Any,
+               view: Callable[[dict], np.ndarray | Unreadable] | None = None) -> Any:
     """Decode what to_plain produced into ndarrays, numbers, strings and containers.
 
     view: the array a shared description names: in the student's process, over the
@@ -119,7 +121,7 @@ class Arena:
     def encode(self, args: tuple, kwargs: dict) -> tuple[list, dict]:
         """One call's arguments as plain data, their numeric arrays in the arena."""
         self.placed, self.used = [], 0
-        plain = {key: to_plain(value, lambda array, key=key: self._place(key, array))
+        plain = {key: to_plain(value, functools.partial(self._place, key))
                  for key, value in _keyed(args, kwargs)}
         return ([plain[str(i)] for i in range(len(args))],
                 {k: plain[k] for k in kwargs})

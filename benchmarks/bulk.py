@@ -5,13 +5,18 @@
 1. Writes N submissions, a realistic mix cycled from the reference, the
    alternative correct solutions, every catalogued mistake, a crash at import
    and a syntax error (no endless loops: they would only time the time limit).
-2. Grades them with `python -m autograder grade --force --jobs J`, sampling the
-   memory of the whole process tree (RSS and PSS summed over every descendant).
+   Runs the hidden suite in one process against the reference, otter's way, with
+   no sandbox: the floor.
+2. Grades them with `python -m autograder grade --force`, at --jobs 1 and at
+   --jobs J, timing the wall clock and the CPU of the whole process tree, and
+   sampling its memory (RSS and PSS summed over every descendant); our CPU per
+   submission is compared with the floor.
 3. Runs `otter run -a autograder.zip` (built from the same tests) on a sample,
    checks that its per-exercise scores equal ours, and times it.
 4. Times `grade` on a folder of one submission (benchmarks/one.py: its fixed cost)
    beside `otter run`'s time for one submission.
-5. Times `check` on one file against `otter check` on the same public tests.
+5. Times `make demo`'s grading (examples/class).
+6. Times `check` on one file against `otter check` on the same public tests.
 Prints medians and ratios measured in this one run; any command that fails stops it.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -151,16 +157,72 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def floor_seconds(repeat: int) -> float:
+    """Median CPU seconds of the whole hidden suite run in one process against the
+    reference (otter's own runner, no sandbox, no wire): what grading one submission
+    cannot beat."""
+    script = ("import sys, time, statistics, importlib.util\n"
+              f"sys.path.insert(0, {str(ROOT)!r})\n"
+              "from pathlib import Path\n"
+              "from autograder.course import load_course\n"
+              "from autograder.verdicts import load_suites\n"
+              f"course = load_course(Path({str(ROOT / 'course.yaml')!r}))\n"
+              "suites = load_suites(course)\n"
+              "spec = importlib.util.spec_from_file_location('backprop', "
+              "course.path('reference'))\n"
+              "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+              "times = []\n"
+              f"for _ in range({repeat}):\n"
+              "    start = time.process_time()\n"
+              "    for suite in suites:\n"
+              "        suite.test_file.run(dict(vars(module)))\n"
+              "        assert all(r.passed for r in suite.test_file.test_case_results)\n"
+              "    times.append(time.process_time() - start)\n"
+              "print(statistics.median(times))\n")
+    done = subprocess.run([PYTHON, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the in-process reference run failed:\n{done.stderr}")
+    return float(done.stdout.split()[-1])
+
+
+def graded(args: argparse.Namespace, work: Path, jobs: int) -> tuple[Path, float, float]:
+    """Grade the class with --jobs jobs: (out folder, wall seconds, CPU seconds of the whole
+    process tree), printing throughput and peak memory."""
+    out = work / f"out-{jobs}"
+    command = [PYTHON, "-m", "autograder", "grade", str(work / "class"), "--out", str(out),
+               "--jobs", str(jobs), "--force"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, rss, pss, _ = run_measured(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    print(f"ours, --jobs {jobs}: {args.n} submissions in {wall:.1f} s wall = "
+          f"{args.n / wall:.1f} per second; CPU {1000 * cpu / args.n:.0f} ms and wall "
+          f"{1000 * wall / args.n:.0f} ms per submission; peak memory of the process tree: "
+          f"RSS {rss / 1024:.0f} MiB, PSS {pss / 1024:.0f} MiB")
+    return out, wall, cpu
+
+
+def demo_seconds() -> float:
+    """Wall seconds of `make demo`'s grading (examples/class, default --jobs, fresh out)."""
+    out = Path(tempfile.mkdtemp(prefix="demo-bench-"))
+    try:
+        wall, _, _, _ = run_measured([PYTHON, "-m", "autograder", "grade",
+                                      str(ROOT / "examples" / "class"), "--out", str(out)])
+        return wall
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
 def report(args: argparse.Namespace, work: Path) -> None:
     write_class(work / "class", args.n)
-    out = work / "out"
-    command = [PYTHON, "-m", "autograder", "grade", str(work / "class"), "--out", str(out),
-               "--jobs", str(args.jobs), "--force"]
-    wall, rss, pss, _ = run_measured(command)
-    print(f"ours: {args.n} submissions in {wall:.1f} s wall = {args.n / wall:.1f} per second "
-          f"({1000 * wall / args.n:.1f} ms each), --jobs {args.jobs}")
-    print(f"ours: peak memory of the process tree: RSS {rss / 1024:.0f} MiB, "
-          f"PSS {pss / 1024:.0f} MiB")
+    floor = floor_seconds(args.repeat)
+    print(f"floor: the hidden suite in-process against the reference: median "
+          f"{1000 * floor:.0f} ms of CPU")
+    _, wall_1, cpu_1 = graded(args, work, 1)
+    out, wall_n, cpu_n = graded(args, work, args.jobs)
+    print(f"ours: CPU per submission {1000 * cpu_n / args.n:.0f} ms = "
+          f"{cpu_n / args.n / floor:.1f}x the floor (--jobs {args.jobs}; "
+          f"{cpu_1 / args.n / floor:.1f}x at --jobs 1)")
 
     subprocess.run([PYTHON, "-m", "autograder", "release", "--out", str(work / "release")],
                    cwd=ROOT, check=True, capture_output=True)
@@ -179,12 +241,14 @@ def report(args: argparse.Namespace, work: Path) -> None:
         print(f"otter run {student}: {seconds:.1f} s, scores {'agree' if same else 'DIFFER'} "
               f"({sum(ours.values()):g} points)")
     per_otter = statistics.median(otter_times)
-    per_ours = wall / args.n
-    print(f"otter run: median {per_otter:.2f} s per submission; ours {per_ours * 1000:.1f} ms "
-          f"-> ours is {per_otter / per_ours:.0f}x faster; {disagreements} disagreements")
+    per_core = wall_1 / args.n
+    print(f"otter run: median {per_otter:.2f} s per submission, serial; ours at --jobs 1 "
+          f"{1000 * per_core:.0f} ms -> {per_otter / per_core:.0f}x per core; "
+          f"{disagreements} disagreements")
     one = one_submission_times(PYTHON, args.repeat)
     print(f"{summary(one)}; otter run of one submission: median {per_otter:.2f} s "
           f"({per_otter / statistics.median(one):.1f}x ours)")
+    print(f"make demo's grading (12 students): {demo_seconds():.1f} s")
 
     student_file = ROOT / "exercises" / "backprop.py"
     check_python = Path(args.check_python)

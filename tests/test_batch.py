@@ -17,23 +17,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SUBMISSIONS, descendants
+from conftest import CLASS, ROOT, SUBMISSIONS, descendants
 
-from autograder.course import CourseError
+from autograder.errors import CourseError, InputError
 from autograder.jobs import grade_batch
 from autograder.submissions import collect
 
 REFERENCE = ROOT / "solutions" / "backprop.py"
 STUB = ROOT / "exercises" / "backprop.py"
 BUGGY = SUBMISSIONS / "buggy"
-CLASS = {
-    "ada": REFERENCE,
-    "bo": STUB,
-    "cy": BUGGY / "mse_divides_by_rows.py",
-    "di": BUGGY / "update_adds_gradient.py",
-    "ed": BUGGY / "dense_raises_index_error.py",
-    "flo": SUBMISSIONS / "correct" / "float32_throughout.py",
-}
 
 
 def make_class(folder: Path, names: dict[str, Path] = CLASS) -> Path:
@@ -57,20 +49,32 @@ def grade(course, folder: Path, out: Path, **options):
     return grade_batch(course, collect([folder], course, out / "unpacked"), out, **options)
 
 
-def test_parallel_grading_gives_the_same_results_as_one_job(quick_course, tmp_path):
-    folder = make_class(tmp_path / "class")
-    grade(quick_course, folder, tmp_path / "one", jobs=1)
-    grade(quick_course, folder, tmp_path / "two", jobs=2)
-    assert results(tmp_path / "one") == results(tmp_path / "two")
-    assert (tmp_path / "one" / "grades.csv").read_text() == (
-        tmp_path / "two" / "grades.csv").read_text()
-    assert len(results(tmp_path / "one")) == len(CLASS)
+@dataclasses.dataclass(frozen=True)
+class TwoJobs:
+    folder: Path
+    out: Path
+    summary: object  # the BatchSummary
 
 
-def test_a_rerun_skips_unchanged_and_regrades_changed(quick_course, tmp_path):
-    folder = make_class(tmp_path / "class")
-    out = tmp_path / "out"
-    first = grade(quick_course, folder, out, jobs=2)
+@pytest.fixture(scope="module")
+def two_jobs(quick_course, tmp_path_factory) -> TwoJobs:
+    """CLASS graded afresh by two grading processes; tests that change it work on copies."""
+    folder = make_class(tmp_path_factory.mktemp("two-jobs") / "class")
+    out = folder.with_name("out")
+    return TwoJobs(folder, out, grade(quick_course, folder, out, jobs=2))
+
+
+def test_parallel_grading_gives_the_same_results_as_one_job(graded_class, two_jobs):
+    one, two = graded_class.out, two_jobs.out  # one: jobs=1 (conftest.graded_class)
+    assert results(one) == results(two)
+    assert (one / "grades.csv").read_text() == (two / "grades.csv").read_text()
+    assert len(results(one)) == len(CLASS)
+
+
+def test_a_rerun_skips_unchanged_and_regrades_changed(quick_course, two_jobs, tmp_path):
+    folder = shutil.copytree(two_jobs.folder, tmp_path / "class")
+    out = shutil.copytree(two_jobs.out, tmp_path / "out")
+    first = two_jobs.summary
     assert first.count("graded") == len(CLASS)
     before = results(out)
     shutil.copy(REFERENCE, folder / "bo.py")
@@ -96,7 +100,7 @@ def test_changing_the_tests_regrades_everyone(quick_course, tmp_path):
 
 
 def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path):
-    names = {f"s{i:02d}": path for i, path in enumerate(list(CLASS.values()) * 3)}
+    names = {f"s{i:02d}": path for i, path in enumerate((list(CLASS.values()) * 2)[:9])}
     folder = make_class(tmp_path / "class", names)
     command = [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yaml"),
                "grade", str(folder), "--jobs", "2", "--out"]
@@ -165,10 +169,8 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_grades_csv_round_trips_through_csv(quick_course, tmp_path):
-    out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class"), out)
-    text = (out / "grades.csv").read_text()
+def test_grades_csv_round_trips_through_csv(graded_class):
+    text = (graded_class.out / "grades.csv").read_text()
     rows = list(csv.reader(io.StringIO(text)))
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
@@ -228,24 +230,24 @@ def test_an_unknown_layout_is_one_clear_error(quick_course, tmp_path, make, word
     folder = tmp_path / "stuff"
     folder.mkdir()
     make(folder)
-    with pytest.raises(CourseError, match=words):
+    with pytest.raises(InputError, match=words):
         collect([folder], quick_course, tmp_path / "unpacked")
 
 
 def test_a_corrupt_zip_is_one_clear_error(quick_course, tmp_path):
     archive = tmp_path / "submissions.zip"
     archive.write_text("not a zip")
-    with pytest.raises(CourseError, match="submissions.zip: not a readable zip file"):
+    with pytest.raises(InputError, match="submissions.zip: not a readable zip file"):
         collect([archive], quick_course, tmp_path / "unpacked")
 
 
-def test_gradebook_scores_are_readable_with_plain_sqlite(quick_course, tmp_path):
-    out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out,
-          own_gradebook=True)
+def test_gradebook_scores_are_readable_with_plain_sqlite(graded_class):
+    out = graded_class.out  # graded with own_gradebook=True
     with sqlite3.connect(out / "gradebook.db") as db:
         total = db.execute("select sum(auto_score) from grade").fetchone()[0]
-    assert total == 100
+    scores = {student: saved["score"] for student, saved in results(out).items()}
+    assert scores["ada"] == 100 and sorted(scores) == sorted(CLASS)
+    assert total == pytest.approx(sum(scores.values()))
 
 
 @pytest.mark.parametrize("setting", [{"memory_mb": 40}, {"call_seconds": 0.001}])

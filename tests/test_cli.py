@@ -152,6 +152,6 @@ def test_a_gradebook_without_nbgrader_is_one_clear_line(monkeypatch, capsys, tmp
                         lambda name, *args: None if name == "nbgrader" else real(name, *args))
     shutil.copy(REFERENCE, tmp_path / "ada.py")
     assert main([*COURSE, "grade", str(tmp_path), "--out", str(tmp_path / "out"),
-                 "--gradebook"]) == 2
+                 "--gradebook"]) == 3
     assert capsys.readouterr().err == (
         "error: --gradebook needs nbgrader: pip install '.[instructor]'\n")

@@ -58,12 +58,22 @@ def assert_charged_where_it_is(result, own_id: str) -> None:
     assert sum(outside.values()) <= OUTSIDE_LIMIT, f"lost outside {own_id}: {outside}"
 
 
+@pytest.fixture(scope="module")
+def mistakes_graded(grade_many, tmp_path_factory):
+    """mistake id -> the StudentResult of the reference with that one mistake."""
+    folder = tmp_path_factory.mktemp("mistakes")
+    paths = {}
+    for mistake in MISTAKES:
+        paths[mistake.id] = folder / f"{mistake.id}.py"
+        paths[mistake.id].write_text(mistake.source)
+    results = grade_many(paths.values())
+    return {mistake: results[path] for mistake, path in paths.items()}
+
+
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
 def test_a_catalogued_mistake_loses_points_only_where_it_should(
-        mistake, grade, catalogue, tmp_path):
-    path = tmp_path / f"{mistake.id}.py"
-    path.write_text(mistake.source)
-    result = grade(path)
+        mistake, mistakes_graded, catalogue):
+    result = mistakes_graded[mistake.id]
     scores = {ex.exercise.id: ex for ex in result.exercises}
     assert_charged_where_it_is(result, exercise_of(mistake.function))
     callers = catalogue.callers[mistake.function]
@@ -79,14 +89,15 @@ def test_a_catalogued_mistake_loses_points_only_where_it_should(
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
-def test_a_hand_written_bug_is_charged_where_it_is(name, grade):
-    assert_charged_where_it_is(grade(SUBMISSIONS / "buggy" / name), BUGGY[name]["exercise"])
+def test_a_hand_written_bug_is_charged_where_it_is(name, graded_corpus):
+    assert_charged_where_it_is(graded_corpus[SUBMISSIONS / "buggy" / name],
+                               BUGGY[name]["exercise"])
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
-def test_a_hand_written_bug_is_named_as_expected_and_nothing_else(name, grade):
+def test_a_hand_written_bug_is_named_as_expected_and_nothing_else(name, graded_corpus):
     expected = BUGGY[name]["mistake"]
-    named = named_on_the_page(grade(SUBMISSIONS / "buggy" / name))
+    named = named_on_the_page(graded_corpus[SUBMISSIONS / "buggy" / name])
     assert named == (set() if expected == "none" else {expected}), f"named {sorted(named)}"
 
 
@@ -109,12 +120,22 @@ HINTS = {  # a bug no mistake is, the case it fails, what its likely cause says,
 }
 
 
+@pytest.fixture(scope="module")
+def hints_graded(grade_many, tmp_path_factory):
+    """bug -> the StudentResult of the reference with HINTS' change."""
+    folder = tmp_path_factory.mktemp("hints")
+    paths = {}
+    for bug, (old, new, *_) in HINTS.items():
+        paths[bug] = folder / f"{bug}.py"
+        paths[bug].write_text((ROOT / "solutions" / "backprop.py").read_text().replace(old, new))
+    results = grade_many(paths.values())
+    return {bug: results[path] for bug, path in paths.items()}
+
+
 @pytest.mark.parametrize("bug", sorted(HINTS))
-def test_a_generic_hint_only_where_shapes_and_values_show_it(bug, grade, tmp_path):
-    old, new, case, says, never = HINTS[bug]
-    path = tmp_path / f"{bug}.py"
-    path.write_text((ROOT / "solutions" / "backprop.py").read_text().replace(old, new))
-    result = grade(path)
+def test_a_generic_hint_only_where_shapes_and_values_show_it(bug, hints_graded):
+    _, _, case, says, never = HINTS[bug]
+    result = hints_graded[bug]
     verdict = next(c for ex in result.exercises for c in ex.cases if c.name == case)
     assert not verdict.passed and not verdict.mistake
     assert says in verdict.diagnosis and never not in verdict.diagnosis, verdict.diagnosis

@@ -9,6 +9,7 @@ pip may download from PyPI the first time; its own cache keeps a rerun under a m
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -33,6 +34,7 @@ from autograder import wire
 from autograder.course import VISIBILITIES, CourseError, Gradescope, load_course
 from autograder.gradescope import Unusable, choose, for_gradescope
 from autograder.release import build_autograder_zip, reference_notebook
+from autograder.results import from_json
 
 REFERENCE = ROOT / "solutions" / "backprop.py"
 BUGGY = SUBMISSIONS / "buggy" / "dense_no_bias.py"
@@ -144,13 +146,11 @@ def unpack(zip_path: Path, folder: Path) -> None:
             Path(archive.extract(entry, folder)).chmod(entry.external_attr >> 16 & 0o777)
 
 
-@pytest.fixture(scope="module")
-def zip_path(course, tmp_path_factory) -> Path:
-    return build_autograder_zip(course, tmp_path_factory.mktemp("release") / "autograder.zip")
-
-
-@pytest.fixture(scope="module")
-def image(zip_path, tmp_path_factory) -> Image:
+def build_image(course, tmp_path_factory) -> tuple[Path, Image]:
+    """autograder.zip, and the image setup.sh makes of it (in the background:
+    conftest.Background)."""
+    zip_path = build_autograder_zip(course, tmp_path_factory.mktemp("release") /
+                                    "autograder.zip")
     home = tmp_path_factory.mktemp("image")
     unpack(zip_path, home / "source")
     venv = home / "venv"
@@ -161,7 +161,20 @@ def image(zip_path, tmp_path_factory) -> Image:
     done = subprocess.run([str(home / "source" / "setup.sh")], cwd=home, capture_output=True,
                           text=True, env={**env, "AUTOGRADER_ROOT": str(home)}, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    return Image(home / "source", env)
+    return zip_path, Image(home / "source", env)
+
+
+BACKGROUND = {"gradescope": build_image}
+
+
+@pytest.fixture(scope="module")
+def zip_path(background) -> Path:
+    return background.result("gradescope", build_image)[0]
+
+
+@pytest.fixture(scope="module")
+def image(background) -> Image:
+    return background.result("gradescope", build_image)[1]
 
 
 @pytest.fixture(scope="module")
@@ -223,9 +236,9 @@ def test_the_reference_scores_full_marks(course, graded):
     assert isinstance(results["extra_data"]["unprotected"], list)
 
 
-def test_a_buggy_file_scores_what_our_grader_gives_it(course, graded, grade):
+def test_a_buggy_file_scores_what_our_grader_gives_it(course, graded, graded_corpus):
     results = check_format(graded["buggy"])
-    ours = grade(BUGGY)
+    ours = graded_corpus[BUGGY]
     assert results["score"] == ours.score < course.max_score
     exercises = results["extra_data"]["exercises"]
     assert exercises == {ex.exercise.id: ex.score for ex in ours.exercises}
@@ -291,12 +304,12 @@ def test_a_course_may_choose_how_hidden_cases_show(tmp_path):
 
 def test_hidden_cases_show_as_the_course_chooses(graded):
     saved = graded["buggy"].results
-    results = for_gradescope(saved, Gradescope("hidden"), ["seccomp filter"])
+    results = for_gradescope(from_json(saved), Gradescope("hidden"), ["seccomp filter"])
     assert [test["visibility"] for test in results["tests"]] == [
         "visible" if test["visibility"] == "visible" else "hidden" for test in saved["tests"]]
     assert results["extra_data"]["unprotected"] == ["seccomp filter"]
     note = "2 files; graded the newest, backprop.ipynb (not backprop.py)"
-    noted = for_gradescope({**saved, "extra_data": {**saved["extra_data"], "note": note}},
+    noted = for_gradescope(dataclasses.replace(from_json(saved), note=note),
                            Gradescope("hidden"), [])
     assert noted["output"] == f"{note}. {saved['output']}"
 

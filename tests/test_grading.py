@@ -11,29 +11,28 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT, SUBMISSIONS
+from conftest import CORRECT, REFERENCE, ROOT, STUB, SUBMISSIONS
 
 from autograder.checks import as_number
 
 BUGGY = SUBMISSIONS / "buggy"
 EXPECTED = json.loads((BUGGY / "expected.json").read_text())
-CORRECT = sorted((SUBMISSIONS / "correct").glob("*.py"))
 
 
 def by_exercise(result):
     return {ex.exercise.id: ex for ex in result.exercises}
 
 
-def test_reference_scores_full_marks(grade, course):
-    result = grade(ROOT / "solutions" / "backprop.py")
+def test_reference_scores_full_marks(graded_corpus, course):
+    result = graded_corpus[REFERENCE]
     failed = [(c.name, c.message) for ex in result.exercises for c in ex.cases if not c.passed]
     assert failed == []
     assert result.score == course.max_score == 100
     assert result.status == "ok"
 
 
-def test_untouched_stubs_score_zero(grade):
-    result = grade(ROOT / "exercises" / "backprop.py")
+def test_untouched_stubs_score_zero(graded_corpus):
+    result = graded_corpus[STUB]
     assert result.score == 0
     assert result.status == "not_attempted"
     messages = {c.message for ex in result.exercises for c in ex.cases}
@@ -41,9 +40,9 @@ def test_untouched_stubs_score_zero(grade):
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_buggy_submission_loses_points_where_expected(grade, name):
+def test_buggy_submission_loses_points_where_expected(graded_corpus, name):
     expected = EXPECTED[name]
-    result = by_exercise(grade(BUGGY / name))
+    result = by_exercise(graded_corpus[BUGGY / name])
     for ex_id in expected["full"]:
         assert result[ex_id].score == result[ex_id].max_score, f"{ex_id} should keep full marks"
     for ex_id in expected["partial"]:
@@ -61,15 +60,15 @@ def test_every_buggy_file_has_an_expectation():
 
 
 @pytest.mark.parametrize("path", CORRECT, ids=[p.stem for p in CORRECT])
-def test_alternative_correct_solutions_score_full_marks(grade, path):
-    result = grade(path)
+def test_alternative_correct_solutions_score_full_marks(graded_corpus, path):
+    result = graded_corpus[path]
     failed = [(c.name, c.message) for ex in result.exercises for c in ex.cases if not c.passed]
     assert failed == []
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_hidden_cases_never_reveal_expected_values(grade, name):
-    result = grade(BUGGY / name)
+def test_hidden_cases_never_reveal_expected_values(graded_corpus, name):
+    result = graded_corpus[BUGGY / name]
     hidden = [c for ex in result.exercises for c in ex.cases if c.hidden and not c.passed]
     for case in hidden:
         assert not re.search(r"expected -?[\d\[]", case.message), (case.name, case.message)
@@ -143,12 +142,22 @@ UNTRUSTWORTHY = {
 }
 
 
+@pytest.fixture(scope="module")
+def untrustworthy(grade_many, tmp_path_factory):
+    """name -> the StudentResult of each UNTRUSTWORTHY submission, graded together."""
+    folder = tmp_path_factory.mktemp("untrustworthy")
+    paths = {}
+    for name, (function, source, _) in UNTRUSTWORTHY.items():
+        paths[name] = folder / f"{name}.py"
+        paths[name].write_text(reference_with(function, source))
+    results = grade_many(paths.values())
+    return {name: results[path] for name, path in paths.items()}
+
+
 @pytest.mark.parametrize("name", sorted(UNTRUSTWORTHY))
-def test_hidden_tests_never_trust_what_the_student_reports(grade, name, tmp_path):
-    function, source, must_fail = UNTRUSTWORTHY[name]
-    path = tmp_path / f"{name}.py"
-    path.write_text(reference_with(function, source))
-    result = grade(path)
+def test_hidden_tests_never_trust_what_the_student_reports(untrustworthy, name):
+    must_fail = UNTRUSTWORTHY[name][2]
+    result = untrustworthy[name]
     passed = {c.name for ex in result.exercises for c in ex.cases if c.passed}
     assert must_fail & passed == set()
 
@@ -166,16 +175,18 @@ def _verdicts(result) -> dict[str, bool]:
             for ex in result.exercises for case in ex.cases}
 
 
-def test_busy_cpus_change_no_grade_of_a_correct_file(grade):
+def test_busy_cpus_change_no_grade_of_a_correct_file(graded_corpus, grade_many):
     """Limits count the student's CPU time: with four busy processes per core, all
-    this test's own, each correct file (loop-based ones included) gets exactly its
-    quiet-machine verdicts."""
-    quiet = {path.name: _verdicts(grade(path)) for path in CORRECT}
+    this test's own, each correct file (loop-based ones included; all graded at once)
+    gets exactly its quiet-machine verdicts."""
+    quiet = {path.name: _verdicts(graded_corpus[path]) for path in CORRECT}
+    grade_many.ready(len(CORRECT))
     hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
                              start_new_session=True)  # each its own share of the CPU
             for _ in range(4 * (os.cpu_count() or 2))]
     try:
-        busy = {path.name: _verdicts(grade(path)) for path in CORRECT}
+        graded = grade_many(CORRECT, lanes=len(CORRECT))
+        busy = {path.name: _verdicts(result) for path, result in graded.items()}
     finally:
         for hog in hogs:
             hog.kill()

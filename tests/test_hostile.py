@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT, SUBMISSIONS, descendants
+from conftest import ROOT, SUBMISSIONS, descendants, quick
 
 from autograder.course import load_course
 from autograder.forkserver import Zygote
@@ -48,18 +48,25 @@ HONEST = {"ada": ROOT / "solutions" / "backprop.py", "bo": ROOT / "exercises" / 
           "flo": SUBMISSIONS / "correct" / "float32_throughout.py"}
 
 
+def hostile_course_of(course):
+    return quick(course, call_seconds=0.5, submission_seconds=30)
+
+
 @pytest.fixture(scope="module")
-def hostile_course(quick_course):
-    limits = dataclasses.replace(quick_course.limits, call_seconds=0.5, submission_seconds=30)
-    return dataclasses.replace(quick_course, limits=limits)
+def hostile_course(course):
+    return hostile_course_of(course)
+
+
+def every_layer_applies(zygote, course, folder: Path) -> bool:
+    path = folder / "probe.py"
+    path.write_text("x = 1\n")
+    with Worker(zygote, path, course.limits) as worker:
+        return worker.load().unprotected == ()
 
 
 @pytest.fixture(scope="module")
 def fully_protected(zygote, quick_course, tmp_path_factory):
-    path = tmp_path_factory.mktemp("probe") / "probe.py"
-    path.write_text("x = 1\n")
-    with Worker(zygote, path, quick_course.limits) as worker:
-        return worker.load().unprotected == ()
+    return every_layer_applies(zygote, quick_course, tmp_path_factory.mktemp("probe"))
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -87,8 +94,7 @@ def canaries_intact() -> list[str]:
     return changed + [str(p) for folder in SITE_PACKAGES for p in folder.glob("zz_hostile*")]
 
 
-@pytest.fixture(scope="module")
-def canaries():
+def set_canaries() -> Path | None:
     if os.geteuid() != 0:
         return None
     CANARIES.mkdir(mode=0o700, exist_ok=True)
@@ -115,7 +121,8 @@ class Listener:
         self.servers[1].listen()
         self.accepted: list = []
         self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._serve, args=(s,)) for s in self.servers]
+        self.threads = [threading.Thread(target=self._serve, args=(s,), daemon=True)
+                        for s in self.servers]
         for thread in self.threads:
             thread.start()
 
@@ -136,11 +143,6 @@ class Listener:
         self.path.unlink()
 
 
-@pytest.fixture(scope="module")
-def listener():
-    server = Listener(Path("/tmp"))
-    yield server
-    server.close()
 
 
 def assert_nothing_escaped(listener: Listener) -> None:
@@ -294,12 +296,8 @@ def copy_class(folder: Path, files: dict[str, Path]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def batches(hostile_course, fully_protected, tmp_path_factory, listener, canaries):
+def grade_batches(hostile_course, root: Path) -> tuple[Batch, list[Batch]]:
     """The honest students alone, then honest and hostile mixed in two graders at once."""
-    if not fully_protected:
-        pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
-    root = tmp_path_factory.mktemp("batches")
     course_file = _course_file(root, hostile_course)
     alone = copy_class(root / "alone", HONEST)
     mixed = copy_class(root / "mixed", {**HONEST, **{p.stem: p for p in HOSTILE.glob("*.py")}})
@@ -309,6 +307,64 @@ def batches(hostile_course, fully_protected, tmp_path_factory, listener, canarie
     (solo,) = watch([start_batch(course_file, alone, outs[0])], outs[:1], deadline)
     return solo, watch([start_batch(course_file, mixed, out) for out in outs[1:]], outs[1:],
                        deadline)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """The module's listener and canaries, and the batches graded with them in place."""
+
+    listener: Listener
+    canaries: Path | None
+    batches: tuple[Batch, list[Batch]] | None  # None: not every confinement layer applies
+
+
+def prepare(course, tmp_path_factory) -> Prepared:
+    """The listener and the canaries, then the batches (in the background, beside the
+    tests before this module: conftest.Background). Every test here waits for it, so no
+    hostile file runs here while the batches run."""
+    listener = Listener(Path("/tmp"))
+    try:
+        canaries = set_canaries()
+        hostile_course = hostile_course_of(course)
+        server = Zygote()
+        try:
+            protected = every_layer_applies(server, hostile_course,
+                                            tmp_path_factory.mktemp("probe"))
+        finally:
+            server.close()
+        batches = (grade_batches(hostile_course, tmp_path_factory.mktemp("batches"))
+                   if protected else None)
+    except BaseException:
+        listener.close()
+        raise
+    return Prepared(listener, canaries, batches)
+
+
+BACKGROUND = {"hostile batches": prepare}
+
+
+@pytest.fixture(scope="module")
+def prepared(background):
+    ready = background.result("hostile batches", prepare)
+    yield ready
+    ready.listener.close()
+
+
+@pytest.fixture(scope="module")
+def listener(prepared) -> Listener:
+    return prepared.listener
+
+
+@pytest.fixture(scope="module")
+def canaries(prepared) -> Path | None:
+    return prepared.canaries
+
+
+@pytest.fixture(scope="module")
+def batches(prepared):
+    if prepared.batches is None:
+        pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
+    return prepared.batches
 
 
 def test_two_mixed_graders_at_once_change_no_honest_grade(batches):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
-from test_batch import BUGGY, REFERENCE, grade, make_class, results
+from conftest import CLASS, ROOT
+from test_batch import results
 
 from autograder import nbgrader_course
 from autograder.cli import main
@@ -26,9 +26,9 @@ from autograder.submissions import nbgrader_gradebook
 
 COURSE_YAML = str(ROOT / "course.yaml")
 COURSE_ID = "course"  # release --nbgrader names the course after its folder
-STUDENTS = {"alice": (), "bob": ("update", "train")}  # the functions each leaves as stubs
+# the functions each leaves as stubs; None: submits the notebook as released, all stubs
+STUDENTS = {"alice": (), "bob": ("update", "train"), "cy": None}
 EXERCISES = ("mse", "forward", "backprop", "update", "train")
-CLASS = {"ada": REFERENCE, "di": BUGGY / "update_adds_gradient.py"}
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,9 @@ def classroom(tmp_path_factory) -> Classroom:
         home = root / student
         home.mkdir()
         room.nbgrader(home, "fetch_assignment", "backprop", "--course", COURSE_ID)
-        solve(home / "backprop" / "backprop.ipynb",
-              course / "source" / "backprop" / "backprop.ipynb", stubs)
+        if stubs is not None:
+            solve(home / "backprop" / "backprop.ipynb",
+                  course / "source" / "backprop" / "backprop.ipynb", stubs)
         room.nbgrader(home, "submit", "backprop", "--course", COURSE_ID, "--student", student)
     room.nbgrader(course, "collect", "backprop")
     room.grade()
@@ -143,6 +144,13 @@ def test_release_writes_a_course_nbgrader_can_use(classroom):
     os.umask(umask)
     for path in (config, classroom.course / "source" / "backprop" / "backprop.ipynb"):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_the_released_notebook_has_the_stubs_and_no_solution(classroom):
+    released = nbformat.writes(nbformat.read(
+        classroom.course / "release" / "backprop" / "backprop.ipynb", 4))
+    assert "BEGIN SOLUTION" not in released
+    assert "raise NotImplementedError()" in released
 
 
 def test_autograded_notebooks_hold_our_results_in_their_grade_cells(classroom):
@@ -187,7 +195,9 @@ def test_export_has_our_scores_and_the_timestamps(classroom):
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
     for student in STUDENTS:
         assert float(rows[student]["score"]) == classroom.ours(student)["score"]
+        assert float(rows[student]["max_score"]) == 100
         assert rows[student]["timestamp"]
+    assert (float(rows["alice"]["score"]), float(rows["cy"]["score"])) == (100, 0)
 
 
 def test_feedback_shows_our_scores_and_text(classroom):
@@ -250,10 +260,8 @@ def test_which_course_gradebook_grade_writes(tmp_path, files, found):
     assert nbgrader_gradebook([tmp_path / "submitted"]) == expected
 
 
-def test_outside_a_course_the_gradebook_has_one_grade_cell_per_exercise(quick_course,
-                                                                        tmp_path):
-    out = tmp_path / "out"
-    grade(quick_course, make_class(tmp_path / "class", CLASS), out, own_gradebook=True)
+def test_outside_a_course_the_gradebook_has_one_grade_cell_per_exercise(graded_class):
+    out = graded_class.out  # CLASS graded with own_gradebook=True
     from nbgrader.api import Gradebook
 
     saved = results(out)

@@ -22,45 +22,58 @@ import json
 import shutil
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SUBMISSIONS, notebook_of
+from conftest import (
+    BUGGY,
+    CORRECT,
+    GRADERS,
+    REFERENCE,
+    ROOT,
+    STUB,
+    SUBMISSIONS,
+    VALUE_ONLY_HOSTILE,
+    notebook_of,
+)
 
 from autograder.release import build_autograder_zip
 
 pytestmark = pytest.mark.slow
 
-VALUE_ONLY_HOSTILE = ["fake_results_in_output.py", "lying_return_values.py",
-                      "mse_zeroes_inputs.py", "terminal_and_feedback_forgery.py",
-                      "train_fakes_its_losses.py", "train_without_gradient_descent.py"]
-FILES = [ROOT / "solutions" / "backprop.py", ROOT / "exercises" / "backprop.py",
-         *sorted((SUBMISSIONS / "correct").glob("*.py")),
-         *sorted((SUBMISSIONS / "buggy").glob("*.py")),
-         *(SUBMISSIONS / "hostile" / name for name in VALUE_ONLY_HOSTILE)]
+FILES = [REFERENCE, STUB, *CORRECT, *BUGGY, *VALUE_ONLY_HOSTILE]
 FORMS = [(path, form) for path in FILES for form in ("py", "ipynb")]
-ZIP_SAMPLE = [ROOT / "solutions" / "backprop.py",
-              SUBMISSIONS / "buggy" / "dense_backward_wrong_transpose.py"]
+ZIP_SAMPLE = [REFERENCE, SUBMISSIONS / "buggy" / "dense_backward_wrong_transpose.py"]
 
 
-def otter_in_process(submission: Path) -> dict[str, bool]:
+def start_otter_in_process(submissions: list[Path]) -> subprocess.Popen:
+    """otter's in-process run of these submissions (tests/otter_in_process.py)."""
     script = Path(__file__).with_name("otter_in_process.py")
-    done = subprocess.run([sys.executable, str(script), str(ROOT), str(submission)],
-                          capture_output=True, text=True, timeout=300, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+    return subprocess.Popen([sys.executable, str(script), str(ROOT), *map(str, submissions)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def otter_results(run: subprocess.Popen) -> dict[str, dict[str, bool]]:
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    return json.loads(out.splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
-def otter_cases(tmp_path_factory):
-    """(file, form) -> (the submission, a future of otter's per-case results), two
-    running at a time while the tests grade the same files with our grader."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures: dict[tuple[Path, str], tuple[Path, Future]] = {}
-        for path, form in FORMS:
-            target = path if form == "py" else notebook_of(path, tmp_path_factory.mktemp("nb"))
-            futures[path, form] = target, pool.submit(otter_in_process, target)
-        yield futures
+def otter_cases(graded_corpus):
+    """(file, form) -> otter's per-case results, from GRADERS runs of otter in the
+    background while our grader grades the same files (graded_corpus)."""
+    targets = {key: graded_corpus.form(*key) for key in FORMS}
+    shares = [list(targets.values())[i::GRADERS] for i in range(GRADERS)]
+    runs = [start_otter_in_process(share) for share in shares]
+    try:
+        for form in ("py", "ipynb"):
+            graded_corpus.result(REFERENCE, form)  # grades every file of the form
+    finally:
+        found = {}
+        for run in runs:
+            found.update(otter_results(run))
+    return {key: found[str(target)] for key, target in targets.items()}
 
 
 def our_cases(result) -> dict[str, bool]:
@@ -70,10 +83,9 @@ def our_cases(result) -> dict[str, bool]:
 
 @pytest.mark.parametrize("path, form", FORMS,
                          ids=[f"{p.parent.name}/{p.stem}.{f}" for p, f in FORMS])
-def test_otter_agrees_case_by_case(otter_cases, grade, path, form):
-    submission, theirs = otter_cases[path, form]
-    ours = our_cases(grade(submission))
-    theirs = theirs.result()
+def test_otter_agrees_case_by_case(otter_cases, graded_corpus, path, form):
+    ours = our_cases(graded_corpus.result(path, form))
+    theirs = otter_cases[path, form]
     assert theirs == ours, {case: (theirs.get(case), ours.get(case))
                             for case in {*theirs, *ours} if theirs.get(case) != ours.get(case)}
 
@@ -90,14 +102,22 @@ def otter_run_scores(zip_path: Path, submission: Path, work: Path) -> dict[str, 
     return {t["name"]: t["score"] for t in tests if "score" in t}
 
 
-def test_otter_run_with_autograder_zip_gives_our_scores(course, grade, tmp_path):
-    zip_path = build_autograder_zip(course, tmp_path / "autograder.zip")
-    (tmp_path / "nb").mkdir()
-    notebook = notebook_of(ZIP_SAMPLE[1], tmp_path / "nb")
-    submissions = [*ZIP_SAMPLE, notebook]
-    jobs = [(zip_path, path, tmp_path / f"{i}-{path.stem}") for i, path in enumerate(submissions)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        theirs = list(pool.map(lambda job: otter_run_scores(*job), jobs))
-    for path, scores in zip(submissions, theirs):
-        ours = {ex.exercise.id: ex.score for ex in grade(path).exercises}
+def run_otter_on_the_sample(course, tmp_path_factory) -> list[tuple[Path, dict[str, float]]]:
+    """otter run -a autograder.zip on ZIP_SAMPLE and the notebook form of its buggy file,
+    one after another (in the background: conftest.Background): [(submission, scores)]."""
+    folder = tmp_path_factory.mktemp("otter-run")
+    zip_path = build_autograder_zip(course, folder / "autograder.zip")
+    (folder / "nb").mkdir()
+    submissions = [*ZIP_SAMPLE, notebook_of(ZIP_SAMPLE[1], folder / "nb")]
+    return [(path, otter_run_scores(zip_path, path, folder / f"{i}-{path.stem}"))
+            for i, path in enumerate(submissions)]
+
+
+BACKGROUND = {"otter run": run_otter_on_the_sample}
+
+
+def test_otter_run_with_autograder_zip_gives_our_scores(background, graded_corpus, grade):
+    for path, scores in background.result("otter run", run_otter_on_the_sample):
+        result = graded_corpus[path] if path in FILES else grade(path)
+        ours = {ex.exercise.id: ex.score for ex in result.exercises}
         assert scores == pytest.approx(ours), path.name

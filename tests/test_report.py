@@ -13,6 +13,8 @@ from conftest import ROOT, SUBMISSIONS
 from autograder.charts import Bars, svg, ticks
 from autograder.cli import main
 from autograder.report import write_report
+from autograder.results import SavedCase, SavedResult
+from autograder.statuses import Status
 from autograder.verdicts import run_submission
 
 COURSE = ["--course", str(ROOT / "course.yaml")]
@@ -78,8 +80,8 @@ def test_the_report_links_every_students_feedback_page(graded):
 
 
 def test_a_link_to_a_feedback_page_survives_any_student_id(course, tmp_path):
-    saved = {"jo an#1?": {"student": "jo an#1?", "status": "ok", "max_score": 1.0,
-                          "exercises": {"mse": 1.0}, "cases": []}}
+    case = SavedCase("mse", "test_small", "mse: a small case", 1.0, 1.0, False, "passed")
+    saved = [SavedResult("jo an#1?", Status.OK, "Your file was graded.", (case,))]
     page = write_report(course, tmp_path, saved).read_text()
     assert 'href="../feedback/jo%20an%231%3F.html"' in page
     assert ">jo an#1?</a>" in page

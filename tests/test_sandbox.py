@@ -19,8 +19,8 @@ from autograder.sandbox import (
 )
 
 LOAD_CASES = [
-    ("def mse(:\n    pass\n", "syntax", "line 1"),
-    ("import numpy as np\nx = undefined_name\n", "error", "NameError"),
+    ("def mse(:\n    pass\n", "syntax_error", "line 1"),
+    ("import numpy as np\nx = undefined_name\n", "import_error", "NameError"),
     ("import sys\nsys.exit(3)\n", "exit", "sys.exit(3)"),
     ("import os\nos._exit(0)\n", "exit", "exit code 0"),
     ("while True:\n    pass\n", "timeout", "did not finish"),
@@ -164,7 +164,7 @@ def test_calls_after_the_submissions_time_is_spent_say_so(tmp_path, quick_course
                 worker.call(name, (1,), {})
             faults.append(str(fault.value))
     assert faults[0] == "did not finish within 1 s (an endless loop?)"
-    assert faults[1:] == ["the submission used up its 1.5 s in all"] * 2
+    assert faults[1:] == ["could not finish: your submission used up its time (1.5 s in all)"] * 2
 
 
 PARSE_MEMORY_MB = 16  # the most that parsing one reply may cost (README)
@@ -222,7 +222,7 @@ def test_a_file_over_the_submission_limit_is_told_what_to_do(tmp_path, quick_cou
         handle.truncate(SUBMISSION_LIMIT + 1)
     with Worker(zygote, path, quick_course.limits) as worker:
         loaded = worker.load()
-    assert loaded.status == "notebook"
+    assert loaded.status == "bad_notebook"
     assert "Restart & Clear Output" in loaded.message
 
 
@@ -240,6 +240,20 @@ def test_a_function_that_timed_out_is_not_waited_for_again(tmp_path, quick_cours
         assert worker.call("g", (3,), {})[0] == 3
     assert str(again.value) == ("was not run again, because in an earlier case it did not "
                                 "finish within 1 s (an endless loop?)")
+
+
+def test_a_function_that_timed_out_in_its_helper_still_runs_with_a_stand_in(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("def helper(x):\n    while True:\n        pass\n\n"
+                    "def f(x):\n    return helper(x) + 1\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault, match="did not finish"):
+            worker.call("f", (1,), {})
+        assert worker.call("f", (1,), {}, {"helper": lambda x: x})[0] == 2
+        with pytest.raises(StudentFault, match="was not run again"):
+            worker.call("f", (1,), {})
 
 
 def test_a_reply_with_too_many_items_is_not_expanded(tmp_path, quick_course, zygote):

@@ -73,8 +73,9 @@ def function_source(path: Path, name: str) -> str:
     return ast.get_source_segment(text, node)
 
 
-@pytest.fixture(scope="module")
-def student(course, tmp_path_factory) -> Student:
+def install_student(course, tmp_path_factory) -> Student:
+    """The wheel and the student files, installed into a fresh venv (in the background:
+    conftest.Background)."""
     home = tmp_path_factory.mktemp("student-home")
     assert ROOT not in home.parents
     wheel = build_student_wheel(course, home / "release")
@@ -88,11 +89,20 @@ def student(course, tmp_path_factory) -> Student:
     cell.source = function_source(IN_PLACE_UPDATE, "update")
     nbformat.write(buggy, folder / "buggy.ipynb")
     venv = home / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-compile",
-                    str(wheel), "ipykernel"], check=True, capture_output=True)
+    # pip install into it (our pip, run for its python: a venv's own pip takes seconds to set up)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                    "--no-compile", str(wheel), "ipykernel"], check=True, capture_output=True)
     return Student(folder, python)
+
+
+BACKGROUND = {"student": install_student}
+
+
+@pytest.fixture(scope="module")
+def student(background) -> Student:
+    return background.result("student", install_student)
 
 
 def test_the_install_holds_nothing_of_the_instructor(student):

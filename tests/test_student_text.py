@@ -8,6 +8,7 @@ notes on notebook cells, and the note on what was handed in.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from html.parser import HTMLParser
@@ -20,7 +21,9 @@ from autograder.cli import _print_table, main
 from autograder.feedback import render_check, write_feedback
 from autograder.jobs import Outcome
 from autograder.progress import Progress
+from autograder.results import saved_result
 from autograder.scores import ExerciseScore, StudentResult
+from autograder.statuses import Status
 from autograder.verdicts import CaseVerdict
 
 PAGE_BYTES = 256 * 1024
@@ -59,7 +62,7 @@ def make_result(course, field: str = "", value: str = "", cases: int = 1) -> Stu
                 ex.id, f"test_hidden_{i}", "a batch of three samples", 2.0, True, False,
                 message, diagnosis=value if field == "diagnosis" else ""))
         exercises.append(ExerciseScore(ex, tuple(verdicts)))
-    return StudentResult(STUDENT, "import_error" if field == "load_message" else "ok",
+    return StudentResult(STUDENT, Status.IMPORT_ERROR if field == "load_message" else Status.OK,
                          tuple(exercises), value if field == "load_message" else "",
                          (value,) if field == "notes" else ())
 
@@ -210,7 +213,7 @@ def test_a_page_of_many_failures_is_cut_below_its_cap_after_our_header(course, t
 
 
 def test_many_notebook_notes_stay_a_short_page(course, tmp_path):
-    result = StudentResult(STUDENT, "ok", make_result(course).exercises,
+    result = StudentResult(STUDENT, Status.OK, make_result(course).exercises,
                            notes=tuple(f"cell {i} failed: " + "y" * 600 for i in range(5000)))
     markdown, page = pages(course, tmp_path, result)
     assert len(markdown.encode()) < 64 * 1024
@@ -232,8 +235,8 @@ def test_progress_lines_escape_what_a_failure_says(hostile):
 
 @pytest.mark.parametrize("hostile", HOSTILE.values(), ids=HOSTILE.keys())
 def test_the_grades_table_escapes_every_cell(course, capsys, hostile):
-    row = [f"bo{hostile}", "5", "15", *["1"] * len(course.exercises), f"ok{hostile}", "no"]
-    _print_table(course, [row])
+    result = dataclasses.replace(make_result(course), student=f"bo{hostile}")
+    _print_table(course, [saved_result(result)])
     out = capsys.readouterr().out
     assert not RAW.search(out)
     assert len(out.splitlines()) == 2  # the header and one row

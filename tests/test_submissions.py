@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 from autograder import submissions
-from autograder.course import CourseError
+from autograder.errors import InputError
 from autograder.jobs import grade_batch, submission_key
 from autograder.submissions import ArchiveLimits, Submission, collect
 
@@ -80,7 +80,7 @@ def test_a_remaining_collision_is_one_clear_error(quick_course, tmp_path, layout
     else:
         paths = [write_files(tmp_path / "canvas", files[:1]),
                  write_files(tmp_path / "extra", files[1:])]
-    with pytest.raises(CourseError) as err:
+    with pytest.raises(InputError) as err:
         collect(paths, quick_course, tmp_path / "unpacked")
     text = one_line(err)
     assert "both give the student id" in text and "rename" in text
@@ -120,7 +120,7 @@ def test_a_zip_bomb_is_refused_before_unpacking(quick_course, tmp_path, members,
             write_zeros(bundle, name, size)
     assert archive.stat().st_size < 2 * MB
     scratch = tmp_path / "unpacked"
-    with pytest.raises(CourseError) as err:
+    with pytest.raises(InputError) as err:
         collect([archive], quick_course, scratch)
     text = one_line(err)
     assert str(archive) in text and words in text
@@ -136,7 +136,7 @@ def test_bytes_read_are_counted_even_when_the_headers_pass(quick_course, tmp_pat
             write_zeros(bundle, f"s{i}.py", MB)
     monkeypatch.setattr(submissions, "_check_sizes", lambda *args: None)  # headers that lie
     scratch = tmp_path / "unpacked"
-    with pytest.raises(CourseError, match="more than 5 MB"):
+    with pytest.raises(InputError, match="more than 5 MB"):
         collect([archive], quick_course, scratch, ArchiveLimits(total_bytes=5 * MB))
     assert not [p for p in scratch.rglob("*") if p.is_file()]
 
@@ -182,7 +182,7 @@ def link_in_nbgrader(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.mark.parametrize("make", [link_in_folder, link_passed, link_in_nbgrader])
 def test_a_symlink_is_refused_never_followed(quick_course, tmp_path, make):
     path, link = make(tmp_path)
-    with pytest.raises(CourseError) as err:
+    with pytest.raises(InputError) as err:
         collect([path], quick_course, tmp_path / "unpacked")
     text = one_line(err)
     assert f"{link}: is a symbolic link" in text
@@ -213,7 +213,7 @@ def test_renaming_to_late_regrades_and_marks_late(quick_course, tmp_path):
 def test_the_same_file_name_in_two_folders_may_be_two_people(quick_course, tmp_path):
     first = write_files(tmp_path / "sec1", ["alice.py"])
     second = write_files(tmp_path / "sec2", ["alice.py"], REFERENCE)
-    with pytest.raises(CourseError, match="sec1/alice.py and .*sec2/alice.py both give"):
+    with pytest.raises(InputError, match="sec1/alice.py and .*sec2/alice.py both give"):
         collect([first, second], quick_course, tmp_path / "unpacked")
 
 
@@ -229,5 +229,5 @@ def test_a_submission_that_is_not_a_regular_file_is_refused(quick_course, tmp_pa
     place = tmp_path / "submitted" / "bob" / quick_course.assignment
     place.mkdir(parents=True)
     make(place / quick_course.student_file)
-    with pytest.raises(CourseError, match="is not a regular file"):
+    with pytest.raises(InputError, match="is not a regular file"):
         collect([tmp_path / "submitted"], quick_course, tmp_path / "unpacked")
