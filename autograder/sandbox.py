@@ -44,6 +44,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STAND_IN_SIDE = 1024  # longest axis of an array a stand-in takes (a 2-axis answer: 8 MB)
 STAND_IN_VALUES = 1 << 20  # numbers in one question, and in one answer
 STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four)
+# questions one call may ask: the limit that counts, the same on any machine (an honest
+# train of 120 epochs asks 480); the grader's CPU for them, WALL_FACTOR times the call
+# limit, is only a backstop against questions that are each expensive
+STAND_IN_QUESTIONS = 4096
 StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
 
 
@@ -348,19 +352,27 @@ class Worker:
             raise self._ended() from None
 
     def _reply(self, limit: int, stand_ins: StandIns) -> dict:
-        """The call's reply, answering the stand-ins' questions on the way; every question
-        counts against the call's own limits (the child's CPU time, its idle time)."""
+        """The call's reply, answering the stand-ins' questions on the way: at most
+        STAND_IN_QUESTIONS of them, and the grader's CPU for them (reading them included)
+        at most WALL_FACTOR times the call limit. The child's CPU time and idle time
+        count against the call's own limits as ever."""
         wait, start = self._wait(self.limits.call_seconds), time.thread_time()
+        asked = 0
         while True:
             reply = self._receive(wait, limit)
             if "stand_in" not in reply:
                 return reply
+            if asked == STAND_IN_QUESTIONS:
+                self._stop()
+                raise StudentFault(Fault.TIMEOUT, "asked the grader's stand-ins more than "
+                                   f"{STAND_IN_QUESTIONS} questions in one call")
             answer = wire.frame(stand_in_answer(reply, stand_ins, self.arena))
-            if time.thread_time() - start > wait.seconds:  # reading questions counts too
+            if time.thread_time() - start > WALL_FACTOR * wait.seconds:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
-                                   f"than {wait.seconds:g} s of its CPU time")
+                                   f"than {WALL_FACTOR * wait.seconds:g} s of its CPU time")
             self._send(answer)
+            asked += 1
 
     def output(self) -> str:
         """What the student's code printed, cut to the course's limit."""
