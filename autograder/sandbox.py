@@ -45,7 +45,7 @@ STAND_IN_SIDE = 1024  # longest axis of an array a stand-in takes (a 2-axis answ
 STAND_IN_VALUES = 1 << 20  # numbers in one question, and in one answer
 STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four)
 # questions one call may ask: the limit that counts, the same on any machine (an honest
-# train of 120 epochs asks 480); the grader's CPU for them, WALL_FACTOR times the call
+# train of 80 epochs asks 320); the grader's CPU for them, WALL_FACTOR times the call
 # limit, is only a backstop against questions that are each expensive
 STAND_IN_QUESTIONS = 4096
 StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
@@ -198,12 +198,14 @@ class Worker:
     def _wait(self, seconds: float, cpu_from: float | None = None) -> Wait:
         """A wait in which the child may use seconds of CPU time (counted from cpu_from, or
         from now) and spend WALL_FACTOR times that idle."""
-        usage = self._usage()
+        usage, now = self._usage(), time.monotonic()
         return Wait((usage.cpu if cpu_from is None else cpu_from) + seconds, seconds,
-                    WALL_FACTOR * seconds, time.monotonic(), usage.waiting, _own_busy())
+                    WALL_FACTOR * seconds, now, usage.waiting, _own_busy(), now + POLL_SECONDS)
 
     def _check(self, wait: Wait) -> None:
-        """TimeoutError once the submission is spent, or this wait's CPU or idle time."""
+        """TimeoutError once the submission is spent, or this wait's CPU or idle time; the
+        next check is due POLL_SECONDS from now."""
+        wait.next_check = time.monotonic() + POLL_SECONDS
         usage = self._usage()  # one read of /proc per check
         if self._spent(usage.cpu):
             raise TimeoutError("submission")
@@ -214,28 +216,30 @@ class Worker:
 
     def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
         """recv that raises TimeoutError (_check) however slowly bytes come: the limits are
-        checked every POLL_SECONDS, whether or not bytes arrive in between."""
-        next_check, channel = time.monotonic() + POLL_SECONDS, self._channel()
+        checked every POLL_SECONDS of the wait, whether or not bytes arrive in between."""
+        channel = self._channel()
 
         def read(size: int) -> bytes:
-            nonlocal next_check
             while True:
-                if time.monotonic() >= next_check:
+                if time.monotonic() >= wait.next_check:
                     self._check(wait)
-                    next_check = time.monotonic() + POLL_SECONDS
-                channel.settimeout(max(next_check - time.monotonic(), 1e-3))
+                channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
                 try:
                     return channel.recv(size)
                 except TimeoutError:
-                    next_check = 0.0
+                    wait.next_check = 0.0
 
         return read
 
     def _receive(self, wait: Wait, limit: int) -> dict:
-        """The child's next message, whole within the wait's limits and at most limit bytes."""
+        """The child's next message, whole within the wait's limits and at most limit bytes.
+        The wait's last message is checked at once, so a reply's CPU time counts however
+        soon it came; a stand-in's question only when a check is due (one /proc read per
+        POLL_SECONDS, not per question)."""
         try:
             message = _checked(wire.receive(self._limited_read(wait), limit))
-            self._check(wait)  # a message that came before the first poll: its CPU counts too
+            if "stand_in" not in message or time.monotonic() >= wait.next_check:
+                self._check(wait)
             return message
         except TimeoutError as timeout:
             spent = str(timeout) == "submission" or self._spent()
@@ -439,7 +443,7 @@ def _own_busy() -> float:
     return usage.cpu + usage.waiting if usage.cpu else time.thread_time()
 
 
-@dataclass(frozen=True)
+@dataclass
 class Wait:
     """One wait for the child: its CPU limit, and its idle limit on the clock.
 
@@ -455,6 +459,7 @@ class Wait:
     start: float  # time.monotonic()
     child_waiting: float  # the child's waiting seconds at the start
     own_busy: float  # _own_busy() at the start
+    next_check: float  # time.monotonic() at which the limits are next checked
 
     def idle(self, child_waiting: float) -> float:
         elapsed = time.monotonic() - self.start

@@ -75,11 +75,12 @@ def train_returns_params_and_one_loss_per_epoch(train):
 
 @test_case(points=2)
 def train_loss_falls(train):
-    """over 300 epochs (lr = 0.2) the loss falls below half of where it started"""
+    """over 60 epochs (lr = 0.5) the loss falls below half of where it started"""
     x, y = curve()
-    params, losses = run_train(train, x, y, hidden_size=6, lr=0.2, epochs=300, seed=0)
-    a1 = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
-    end = float(np.mean((y - (a1 @ params["W2"] + params["b2"])) ** 2))
+    params, losses = run_train(train, x, y, hidden_size=6, lr=0.5, epochs=60, seed=0)
+    with np.errstate(all="ignore"):  # weights gone to inf: a loss of nan, which fails
+        a1 = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
+        end = float(np.mean((y - (a1 @ params["W2"] + params["b2"])) ** 2))
     assert losses[-1] < 0.5 * losses[0] and end < 0.5 * losses[0], (
         f"the losses train reports go from {losses[0]:.3g} to {losses[-1]:.3g}, and the "
         f"weights it returns have a loss of {end:.3g}; both should fall below half the "

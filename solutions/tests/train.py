@@ -75,11 +75,12 @@ def train_returns_params_and_one_loss_per_epoch(train):
 
 @test_case(points=2)
 def train_loss_falls(train):
-    """over 300 epochs (lr = 0.2) the loss falls below half of where it started"""
+    """over 60 epochs (lr = 0.5) the loss falls below half of where it started"""
     x, y = curve()
-    params, losses = run_train(train, x, y, hidden_size=6, lr=0.2, epochs=300, seed=0)
-    a1 = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
-    end = float(np.mean((y - (a1 @ params["W2"] + params["b2"])) ** 2))
+    params, losses = run_train(train, x, y, hidden_size=6, lr=0.5, epochs=60, seed=0)
+    with np.errstate(all="ignore"):  # weights gone to inf: a loss of nan, which fails
+        a1 = 1 / (1 + np.exp(-(x @ params["W1"] + params["b1"])))
+        end = float(np.mean((y - (a1 @ params["W2"] + params["b2"])) ** 2))
     assert losses[-1] < 0.5 * losses[0] and end < 0.5 * losses[0], (
         f"the losses train reports go from {losses[0]:.3g} to {losses[-1]:.3g}, and the "
         f"weights it returns have a loss of {end:.3g}; both should fall below half the "
@@ -111,17 +112,17 @@ def loss_of(params, x, y, when):
 
 @test_case(points=3, hidden=True)
 def train_loss_goes_down(train):
-    """the loss of the weights train returns falls clearly from 1 to 30 epochs"""
+    """the loss of the weights train returns falls clearly from 1 to 20 epochs"""
     x, y = curve()
     train = alone(train, ref, *HELPERS)
     early, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=1, seed=1)
-    late, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=30, seed=1)
+    late, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=20, seed=1)
     assert np.all(np.isfinite(losses)), "some of the losses train reports are nan or inf"
     start = loss_of(early, x, y, "after 1 epoch")
-    end = loss_of(late, x, y, "after 30 epochs")
+    end = loss_of(late, x, y, "after 20 epochs")
     assert end < 0.8 * start, (
         f"the weights train returns have a loss of {start:.3g} after 1 epoch and {end:.3g} "
-        "after 30 epochs (measured by the grader on the training data, with a correct "
+        "after 20 epochs (measured by the grader on the training data, with a correct "
         "forward pass and mse); it should fall clearly. Check that every epoch runs forward, "
         "mse, backward and update, and keeps the weights update returns"
     )
@@ -129,14 +130,16 @@ def train_loss_goes_down(train):
 
 @test_case(points=4, hidden=True)
 def train_fits_the_curve(train):
-    """after 120 epochs the weights fit far better than always predicting the mean"""
+    """after 80 epochs the weights fit far better than always predicting the mean"""
     x, y = curve()
     target = 0.1 * baseline(y)  # a straight line gets about 0.19 of it: only a network passes
-    params, _ = run_train(alone(train, ref, *HELPERS), x, y, hidden_size=8, lr=0.5,
-                          epochs=120, seed=2)
-    loss = loss_of(params, x, y, "after 120 epochs")
+    # 4 hidden nodes at lr = 0.6 reach it within 62 epochs from seeds 0-5 and any usual
+    # start (normal / sqrt(d), normal * 0.1, normal, uniform(-1, 1)): 80 leaves a margin
+    params, _ = run_train(alone(train, ref, *HELPERS), x, y, hidden_size=4, lr=0.6,
+                          epochs=80, seed=2)
+    loss = loss_of(params, x, y, "after 80 epochs")
     assert loss < target, (
-        f"the weights train returns after 120 epochs have a loss of {loss:.3g} on the "
+        f"the weights train returns after 80 epochs have a loss of {loss:.3g} on the "
         "training data (measured by the grader, with a correct forward pass and mse); a "
         f"trained network should get below {target:.3g} (a tenth of the loss of always "
         "predicting the mean)"
@@ -149,7 +152,7 @@ def train_takes_gradient_descent_steps(train):
     x, y = curve()
     train = alone(train, ref, *HELPERS)
     gen = rng("train steps")  # from course.yaml's seed: not known to students
-    for epochs in (int(gen.integers(1, 10)), int(gen.integers(20, 40))):
+    for epochs in (int(gen.integers(1, 6)), int(gen.integers(10, 20))):
         start, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs, seed=6)
         after, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs + 1, seed=6)
         _, cache = ref.forward(x, start)
@@ -167,18 +170,18 @@ def train_reports_the_loss_of_its_weights(train):
     """the losses train reports are those of the weights it returns"""
     x, y = curve()
     train = alone(train, ref, *HELPERS)
-    params, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=10, seed=5)
-    _, longer = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=11, seed=5)
-    assert agree(longer[:10], losses), (
-        "with seed=5, train(epochs=10) and train(epochs=11) report different losses for the "
-        "same 10 epochs; start from np.random.default_rng(seed) and report each epoch's loss"
+    params, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=6, seed=5)
+    _, longer = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=7, seed=5)
+    assert agree(longer[:6], losses), (
+        "with seed=5, train(epochs=6) and train(epochs=7) report different losses for the "
+        "same 6 epochs; start from np.random.default_rng(seed) and report each epoch's loss"
     )
-    loss = loss_of(params, x, y, "after 10 epochs")
-    if not agree(longer[10], loss):
-        off = abs(longer[10] - loss) / max(abs(loss), 1e-12)
+    loss = loss_of(params, x, y, "after 6 epochs")
+    if not agree(longer[6], loss):
+        off = abs(longer[6] - loss) / max(abs(loss), 1e-12)
         raise AssertionError(
-            f"losses[10] of train(epochs=11) differs by {off:.3g} (relative) from the loss of "
-            "the weights train(epochs=10) returns; losses[e] must be your mse of epoch e's "
+            f"losses[6] of train(epochs=7) differs by {off:.3g} (relative) from the loss of "
+            "the weights train(epochs=6) returns; losses[e] must be your mse of epoch e's "
             "forward pass, before that epoch's update, and params the weights after the last "
             "update"
         )
@@ -208,18 +211,18 @@ def train_is_repeatable(train):
     x, y = curve(20)
     other_y = np.cos(3.0 * x)
     train = alone(train, ref, *HELPERS)
-    first, first_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=4, seed=3)
-    again, again_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=4, seed=3)
+    first, first_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
+    again, again_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
     assert agree(first, again) and agree(first_losses, again_losses), (
         "two runs with seed=3 on the same data returned different weights or losses; make "
         "the starting weights with np.random.default_rng(seed)"
     )
-    other_seed, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=4, seed=4)
+    other_seed, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=4)
     assert not agree(first, other_seed), (
         "seed=3 and seed=4 gave the same weights; the starting weights must come from "
         "np.random.default_rng(seed)"
     )
-    other_data, _ = run_train(train, x, other_y, hidden_size=8, lr=0.5, epochs=4, seed=3)
+    other_data, _ = run_train(train, x, other_y, hidden_size=8, lr=0.5, epochs=3, seed=3)
     assert not agree(first, other_data), (
         "two different sets of targets y gave the same weights (same seed); training must "
         "learn from x and y"
