@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import fcntl
 import functools
+import itertools
 import json
 import math
 import mmap
 import os
-import re
 import struct
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -214,7 +215,23 @@ def arena_view(arena: mmap.mmap) -> Callable[[dict], np.ndarray]:
     return view
 
 
-_DTYPE = re.compile(r"[<>|][biufc]\d{1,2}")  # numbers and booleans, as dtype.str writes them
+
+
+def _numeric_dtypes() -> types.MappingProxyType[str, np.dtype]:
+    """Every dtype of numbers and booleans by the name dtype.str writes ("<f8", "|b1")."""
+    found = {}
+    for name in itertools.product("<>|", "biufc", map(str, range(1, 33))):
+        try:
+            dtype = np.dtype("".join(name))
+        except TypeError:
+            continue
+        found[dtype.str] = dtype
+        swapped = dtype.newbyteorder()
+        found[swapped.str] = swapped
+    return types.MappingProxyType(found)
+
+
+_DTYPES = _numeric_dtypes()
 
 
 def _array_plain(array: np.ndarray) -> dict:
@@ -229,12 +246,14 @@ def describe_array(data: dict) -> tuple[np.dtype, list[int], int] | Unreadable:
     numbers and booleans (strings, records, objects, zero-size items that could stand
     for billions of elements) is not an answer here: Unreadable."""
     dtype_name, shape = data["dtype"], data["shape"]
-    if not isinstance(dtype_name, str) or not _DTYPE.fullmatch(dtype_name):
+    dtype = _DTYPES.get(dtype_name) if type(dtype_name) is str else None
+    if dtype is None:
         return Unreadable(f"array of {str(dtype_name)[:40]}")
-    dtype = np.dtype(dtype_name)
-    if not isinstance(shape, list) or len(shape) > MAX_AXES or not all(
-            type(n) is int and 0 <= n <= MAX_REPLY * 8 for n in shape):
+    if type(shape) is not list or len(shape) > MAX_AXES:
         raise ValueError("an array's shape is not a short list of sizes")
+    for n in shape:
+        if type(n) is not int or not 0 <= n <= MAX_REPLY * 8:
+            raise ValueError("an array's shape is not a short list of sizes")
     return dtype, shape, math.prod(shape) * dtype.itemsize
 
 
