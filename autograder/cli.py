@@ -67,7 +67,7 @@ def _course(option: Path | None) -> Course:
     return load_course(option)
 
 
-def _check(course: Course, args: argparse.Namespace) -> int:
+def _check_own_file(course: Course, args: argparse.Namespace) -> int:
     from autograder.feedback import render_check
     from autograder.jobs import check_file
 
@@ -177,7 +177,7 @@ def _report(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": _check, "grade": _grade, "report": _report, "release": _release}
+COMMANDS = {"check": _check_own_file, "grade": _grade, "report": _report, "release": _release}
 
 
 def main(argv: list[str] | None = None) -> int:

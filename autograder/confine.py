@@ -72,7 +72,7 @@ class SeccompFilter(Protocol):
     def load(self) -> None: ...
 
 
-def _check(result: int, what: str) -> int:
+def _or_oserror(result: int, what: str) -> int:
     if result < 0:
         raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
     return result
@@ -86,7 +86,7 @@ def die_with_parent() -> None:
 def new_network_namespace() -> list[str]:
     """For the fork server: every child it forks then has no network at all."""
     try:
-        _check(LIBC.unshare(CLONE_NEWNET), "unshare")
+        _or_oserror(LIBC.unshare(CLONE_NEWNET), "unshare")
     except OSError:
         return ["network namespace (needs root)"]
     return []
@@ -99,7 +99,7 @@ def preload_standard_library() -> None:
 
 
 def _mount_tmpfs(target: str, options: str) -> None:
-    _check(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+    _or_oserror(LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
                       options.encode()), f"mount tmpfs on {target}")
 
 
@@ -112,13 +112,13 @@ def private_scratch(scratch: str, disk_mb: int) -> list[str]:
     tiny empty tmpfs mounts. Returns the layers that could not be applied.
     """
     try:
-        _check(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+        _or_oserror(LIBC.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare")
     except OSError:
         return ["private scratch tmpfs with a disk quota (needs root)",
                 "IPC namespace (needs root)"]
     try:
         _no_ipc_memory()
-        _check(LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        _or_oserror(LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         python = _python_paths()
         for folder in HIDDEN:
             if os.path.isdir(folder) and not any(_beneath(p, folder) for p in python):
@@ -159,16 +159,16 @@ def _landlock(scratch: str) -> list[str]:
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL if abi >= 6 else 0
     attr = struct.pack("=QQQ", fs, net, scoped)[: 8 if abi < 4 else 16 if abi < 6 else 24]
-    ruleset = _check(LIBC.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)),
+    ruleset = _or_oserror(LIBC.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(len(attr)),
                                   ctypes.c_uint32(0)), "landlock_create_ruleset")
     for path, rights in [*((p, FS_EXECUTE | FS_READ_FILE | FS_READ_DIR) for p in _python_paths()),
                          (scratch, fs)]:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
         rule = struct.pack("=Qi", rights, fd)
-        _check(LIBC.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, rule, 0), "add_rule")
+        _or_oserror(LIBC.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, rule, 0), "add_rule")
         os.close(fd)
-    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    _check(LIBC.syscall(SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    _or_oserror(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _or_oserror(LIBC.syscall(SYS_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
     os.close(ruleset)
     missing = [] if abi >= 4 else ["Landlock network rules (kernel too old)"]
     return missing + ([] if abi >= 6 else ["Landlock signal scoping (kernel too old)"])
@@ -182,14 +182,14 @@ def _other_user(scratch: str, uid: int | None, read_anything: bool) -> None:
         raise OSError("the grader is not running as root")
     os.chown(scratch, uid, uid)
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
-    _check(LIBC.prctl(PR_SET_KEEPCAPS, int(read_anything), 0, 0, 0), "keepcaps")
+    _or_oserror(LIBC.prctl(PR_SET_KEEPCAPS, int(read_anything), 0, 0, 0), "keepcaps")
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     read = 1 << CAP_DAC_READ_SEARCH if read_anything else 0
     header = struct.pack("=Ii", CAPABILITY_VERSION_3, 0)
     data = struct.pack("=6I", read, read, 0, 0, 0, 0)
-    _check(LIBC.capset(header, data), "capset")
+    _or_oserror(LIBC.capset(header, data), "capset")
 
 
 def seccomp_filter() -> SeccompFilter | None:
@@ -215,7 +215,7 @@ def seccomp_filter() -> SeccompFilter | None:
 def _seccomp(rules: SeccompFilter | None) -> None:
     if rules is None:
         raise OSError("libseccomp or pyseccomp is not installed")
-    _check(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    _or_oserror(LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     rules.load()
 
 

@@ -115,7 +115,7 @@ def _visibility(value: Any) -> bool:
     return value in VISIBILITIES
 
 
-_CHECKS = {
+_RULE_WORDS = {
     _positive: "a positive number",
     _text: "a non-empty string",
     _integer: "a whole number",
@@ -172,7 +172,7 @@ def _check_mapping(data: Any, schema: dict, where: str, name: str) -> None:
             if not isinstance(value, list) or not value:
                 raise CourseError(f"{name}: {where}{key} must be a non-empty list, got {value!r}")
         elif not rule(value):
-            raise CourseError(f"{name}: {where}{key} must be {_CHECKS[rule]}, got {value!r}")
+            raise CourseError(f"{name}: {where}{key} must be {_RULE_WORDS[rule]}, got {value!r}")
 
 
 def _exercises(items: list, name: str) -> tuple[Exercise, ...]:

@@ -34,7 +34,7 @@ from autograder.report import write_report
 from autograder.results import SavedResult
 from autograder.scores import StudentResult, score_run
 from autograder.submissions import Submission
-from autograder.verdicts import Run, Suite, load_suites, run_submission
+from autograder.verdicts import SubmissionRun, Suite, load_suites, run_submission
 
 ENGINE = Path(__file__).resolve().parent
 
@@ -106,7 +106,7 @@ def check_file(course: Course, path: Path) -> tuple[StudentResult, str]:
         zygote.close()
 
 
-def with_known_causes(course: Course, run: Run) -> Run:
+def with_known_causes(course: Course, run: SubmissionRun) -> SubmissionRun:
     """The run, its failed cases diagnosed from the table `release` ships to students
     (causes.json beside the student course.yaml), where nothing diagnosed them yet."""
     table = course.root / CAUSES

@@ -55,7 +55,7 @@ class CheckResult:
                 f"public tests pass</p><ul>{rows}</ul>")
 
 
-def _run(case, namespace: dict) -> tuple[bool, str]:
+def _try_case(case, namespace: dict) -> tuple[bool, str]:
     try:
         case.body.call_func(namespace)
     except NotImplementedError:
@@ -83,7 +83,7 @@ def check(exercise: str, namespace: dict) -> CheckResult:
     if suite is None:
         known = ", ".join(s.exercise.id for s in suites)
         raise ValueError(f"no exercise '{exercise}'; the exercises are {known}")
-    cases = tuple(((c.body.test_func.__doc__ or c.name).strip(), *_run(c, namespace))
+    cases = tuple(((c.body.test_func.__doc__ or c.name).strip(), *_try_case(c, namespace))
                   for c in suite.test_file.test_cases)
     tables = [causes.get(f"{exercise}/{c.body.test_func.__name__}", {})
               for c in suite.test_file.test_cases]

@@ -202,7 +202,7 @@ class Worker:
         return Wait((usage.cpu if cpu_from is None else cpu_from) + seconds, seconds,
                     WALL_FACTOR * seconds, now, usage.waiting, _own_busy(), now + POLL_SECONDS)
 
-    def _check(self, wait: Wait) -> None:
+    def _enforce(self, wait: Wait) -> None:
         """TimeoutError once the submission is spent, or this wait's CPU or idle time; the
         next check is due POLL_SECONDS from now."""
         wait.next_check = time.monotonic() + POLL_SECONDS
@@ -215,14 +215,14 @@ class Worker:
             raise TimeoutError("wall")
 
     def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
-        """recv that raises TimeoutError (_check) however slowly bytes come: the limits are
+        """recv that raises TimeoutError (_enforce) however slowly bytes come: the limits are
         checked every POLL_SECONDS of the wait, whether or not bytes arrive in between."""
         channel = self._channel()
 
         def read(size: int) -> bytes:
             while True:
                 if time.monotonic() >= wait.next_check:
-                    self._check(wait)
+                    self._enforce(wait)
                 channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
                 try:
                     return channel.recv(size)
@@ -237,9 +237,9 @@ class Worker:
         soon it came; a stand-in's question only when a check is due (one /proc read per
         POLL_SECONDS, not per question)."""
         try:
-            message = _checked(wire.receive(self._limited_read(wait), limit))
+            message = _plain_reply(wire.receive(self._limited_read(wait), limit))
             if "stand_in" not in message or time.monotonic() >= wait.next_check:
-                self._check(wait)
+                self._enforce(wait)
             return message
         except TimeoutError as timeout:
             spent = str(timeout) == "submission" or self._spent()
@@ -474,7 +474,7 @@ def _scratch_name(submission: Path) -> str:
     return name if plain else f"submission{submission.suffix[:10]}"
 
 
-def _checked(reply: dict) -> dict:
+def _plain_reply(reply: dict) -> dict:
     """A reply with the fields we read made plain: the child may be forging it."""
     checked = {key: reply[key] for key in ("value", "changed") if key in reply}
     if "stand_in" in reply:  # a question from a stand-in: read by stand_in_answer

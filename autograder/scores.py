@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from autograder.course import Course, Exercise
 from autograder.statuses import Status, status_of
-from autograder.verdicts import CaseVerdict, Run
+from autograder.verdicts import CaseVerdict, SubmissionRun
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class StudentResult:
         return self.status.student
 
 
-def score_run(course: Course, student: str, run: Run) -> StudentResult:
+def score_run(course: Course, student: str, run: SubmissionRun) -> StudentResult:
     """Group a run's verdicts by exercise, in course.yaml's order."""
     exercises = tuple(
         ExerciseScore(ex, tuple(v for v in run.verdicts if v.exercise == ex.id))

@@ -48,7 +48,7 @@ class CaseVerdict:
 
 
 @dataclass(frozen=True)
-class Run:
+class SubmissionRun:
     """Everything the grading process learned from one submission."""
 
     loaded: Loaded
@@ -250,7 +250,7 @@ def _with_causes(catalogue: Catalogue | None, verdicts: list[CaseVerdict],
 
 
 def run_submission(course: Course, suites: list[Suite], submission: Path,
-                   zygote: Zygote, catalogue: Catalogue | None = None) -> Run:
+                   zygote: Zygote, catalogue: Catalogue | None = None) -> SubmissionRun:
     """Load the submission in a sandboxed worker and run every case against it;
     with a catalogue, failed cases get a diagnosis."""
     with Worker(zygote, submission, course.limits, course.module) as worker:
@@ -267,4 +267,4 @@ def run_submission(course: Course, suites: list[Suite], submission: Path,
                 verdicts.append(CaseVerdict(
                     suite.exercise.id, func.__name__, (func.__doc__ or "").strip(),
                     float(case.points), case.hidden, passed, message, fault))
-        return Run(loaded, _with_causes(catalogue, verdicts, evidence), worker.output())
+        return SubmissionRun(loaded, _with_causes(catalogue, verdicts, evidence), worker.output())
