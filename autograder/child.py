@@ -15,6 +15,7 @@ The only modules of ours it loads are ``wire`` and ``confine``, by path.
 from __future__ import annotations
 
 import errno
+import functools
 import importlib.util
 import json
 import mmap
@@ -26,7 +27,7 @@ import time
 import traceback
 import types
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy  # noqa: F401  (imported once here, inherited by every fork)
 
@@ -103,7 +104,7 @@ def _line(filename: str | None, line: int | None, path: str) -> str:
 
 def _fault(error: BaseException, path: str, function: str | None = None) -> dict[str, Any]:
     """The reply for an error of student code: its kind, one of statuses.Fault's names
-    (which sandbox._checked reads: it cannot be imported here), and its message."""
+    (which sandbox._plain_reply reads: it cannot be imported here), and its message."""
     if isinstance(error, SystemExit):
         kind, text = "exit", f"sys.exit({error.code!r})"
     elif isinstance(error, NotImplementedError):
@@ -114,6 +115,8 @@ def _fault(error: BaseException, path: str, function: str | None = None) -> dict
         kind, text = "output", "OSError: File too large"
     elif isinstance(error, SyntaxError):
         kind, text = "syntax", f"SyntaxError: {error.msg}"
+    elif isinstance(error, Stalled):
+        kind, text = "timeout", str(error)
     elif isinstance(error, NotebookError):
         kind, text = "notebook", str(error)
     else:
@@ -194,7 +197,8 @@ def _serve(module: types.ModuleType, path: str, fd: int, shared: mmap.mmap) -> N
         kwargs = {k: wire.from_plain(v, view) for k, v in request["kwargs"].items()}
         before = _encoded(args, kwargs)
         namespace = getattr(function, "__globals__", vars(module))
-        saved = _stand_in(namespace, request.get("stand_ins", []), fd, shared)
+        saved = {**_stalled(namespace, request.get("stalled", {})),
+                 **_stand_in(namespace, request.get("stand_ins", []), fd, shared)}
         reply: dict[str, Any]
         try:
             value = function(*args, **kwargs)
@@ -213,6 +217,24 @@ _ABSENT = object()  # a name the student's module did not have before a stand-in
 
 class StandInError(Exception):
     """The grader's function standing in for the student's could not answer."""
+
+
+class Stalled(Exception):
+    """A function of the student's that ran past the call limit in an earlier case, on
+    its own code alone: it is not run again in this submission."""
+
+
+def _stalled(namespace: dict[str, Any], stalled: dict[str, str]) -> dict[str, Any]:
+    """For one call: calling a stalled function fails at once; what the names held."""
+    saved = {name: namespace.get(name, _ABSENT) for name in stalled}
+    for name, text in stalled.items():
+        namespace[name] = functools.partial(_raise_stalled, f"{name} was not run again, "
+                                            f"because in an earlier case it {text}")
+    return saved
+
+
+def _raise_stalled(message: str, *args: Any, **kwargs: Any) -> NoReturn:
+    raise Stalled(message)
 
 
 def _proxy(fd: int, name: str, shared: mmap.mmap) -> Callable[..., Any]:

@@ -304,6 +304,13 @@ class Worker:
                                + stalled)
         return self._call(name, args, kwargs, stand_ins)
 
+    def _stalled_helpers(self, name: str, stand_ins: StandIns) -> dict[str, str]:
+        """The student's functions that ran past the call limit on their own code alone
+        (no stand-ins), other than name and those standing in now: in this call, the
+        child makes calling one fail at once, naming that first timeout."""
+        return {key[0]: text for key, text in self.stalled.items()
+                if len(key) == 1 and key[0] != name and key[0] not in stand_ins}
+
     def _call(self, name: str, args: tuple, kwargs: dict,
               stand_ins: StandIns) -> tuple[Any, dict[str, Any]]:
         """One call of a student function: (value, changed arguments), or StudentFault.
@@ -322,7 +329,8 @@ class Worker:
                                    + restarted.message)
         plain_args, plain_kwargs = self.arena.encode(args, kwargs)
         request = {"function": name, "args": plain_args, "kwargs": plain_kwargs,
-                   "stand_ins": sorted(stand_ins)}
+                   "stand_ins": sorted(stand_ins),
+                   "stalled": self._stalled_helpers(name, stand_ins)}
         data = wire.frame(request)
         self._send(data)
         try:

@@ -4,7 +4,7 @@ A run ends with one ``Status``: its name (what grades.csv and results.json say),
 severity, the one sentence a student reads and the one an instructor reads. A
 ``Fault`` is how loading the file, or one call of a student function, went wrong:
 child.py and sandbox.py name faults by these names (child.py, loaded by path, sends
-them as plain strings; sandbox._checked reads them with ``Fault.named``), and each
+them as plain strings; sandbox._plain_reply reads them with ``Fault.named``), and each
 fault leads to a status.
 """
 

@@ -256,6 +256,28 @@ def test_a_function_that_timed_out_in_its_helper_still_runs_with_a_stand_in(
             worker.call("f", (1,), {})
 
 
+def test_a_function_that_calls_one_that_timed_out_fails_at_once(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text("def helper(x):\n    while True:\n        pass\n\n"
+                    "def f(x):\n    return helper(x) + 1\n\n"
+                    "def g(x):\n    return x * 2\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault, match="did not finish"):
+            worker.call("helper", (1,), {})
+        start = time.monotonic()
+        with pytest.raises(StudentFault) as through:
+            worker.call("f", (1,), {})
+        assert time.monotonic() - start < 0.2
+        assert worker.call("g", (3,), {})[0] == 6
+        assert worker.call("f", (1,), {}, {"helper": lambda x: x})[0] == 2
+    assert through.value.kind == "timeout"
+    assert str(through.value).startswith(
+        "ran out of time: helper was not run again, because in an earlier case it did not "
+        "finish within 1 s (an endless loop?) (line 6 of your file")
+
+
 def test_a_reply_with_too_many_items_is_not_expanded(tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
     path.write_text(f"def f(x):\n    return [0] * {wire.MAX_ITEMS + 1}\n")
