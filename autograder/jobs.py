@@ -28,7 +28,7 @@ from autograder.course import CAUSES, Course
 from autograder.diagnosis import Catalogue, load_catalogue
 from autograder.errors import CourseError, InputError
 from autograder.feedback import write_feedback
-from autograder.files import remove_temporary_files
+from autograder.files import remove_temporary_files, write_atomic
 from autograder.forkserver import Zygote
 from autograder.report import write_report
 from autograder.results import SavedResult
@@ -256,6 +256,21 @@ def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
         "limits.memory_mb or limits.submission_seconds")
 
 
+REFERENCE_CHECKED = ".reference-checked"  # in OUT: the key the reference last passed with
+
+
+def _check_limits_once(course: Course, suites: list[Suite], zygote: Zygote, out: Path) -> None:
+    """_check_limits, unless the reference already passed in OUT with these settings and
+    this batch key (the same course, tests, reference, catalogue and engine give the same
+    result): grading one late submission after the class does not pay for it again."""
+    marker = out / REFERENCE_CHECKED
+    key = hashlib.sha256(repr((batch_key(course), course)).encode()).hexdigest()
+    if marker.is_file() and marker.read_text(encoding="utf-8") == key:
+        return
+    _check_limits(course, suites, zygote)
+    write_atomic(marker, key)
+
+
 def _plan(course: Course, submissions: list[Submission], out: Path,
           force: bool) -> tuple[list[_Task], list[Outcome]]:
     batch = batch_key(course)
@@ -313,7 +328,7 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
         zygote = _fork_server(tasks, zygote)
         suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
         if zygote:  # only a batch that grades anything needs the limits checked
-            _check_limits(course, suites, zygote)
+            _check_limits_once(course, suites, zygote, out)
         if progress:
             progress.start(len(submissions), len(outcomes))
     except BaseException:

@@ -20,6 +20,7 @@ import pytest
 from conftest import CLASS, ROOT, SUBMISSIONS, descendants
 
 from autograder.errors import CourseError, InputError
+from autograder import jobs
 from autograder.jobs import grade_batch
 from autograder.submissions import collect
 
@@ -257,6 +258,17 @@ def test_limits_too_small_for_the_reference_stop_the_run(quick_course, tmp_path,
     with pytest.raises(CourseError, match="the reference itself scores .*/100 with these tests "
                                           "and limits .*raise limits.call_seconds"):
         grade(course, make_class(tmp_path / "class", {"ada": REFERENCE}), tmp_path / "out")
+
+
+def test_the_reference_is_checked_once_per_course_in_an_output_folder(
+        quick_course, tmp_path, monkeypatch):
+    checked = []
+    monkeypatch.setattr(jobs, "_check_limits", lambda course, *_: checked.append(course))
+    out, other = tmp_path / "out", dataclasses.replace(
+        quick_course, limits=dataclasses.replace(quick_course.limits, memory_mb=500))
+    for course, student in ((quick_course, "ada"), (quick_course, "bo"), (other, "cy")):
+        grade(course, make_class(tmp_path / student, {student: REFERENCE}), out)
+    assert checked == [quick_course, other]
 
 
 def test_a_name_a_spreadsheet_would_run_is_written_inert(quick_course, tmp_path):
