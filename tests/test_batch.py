@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import CLASS, ROOT, SUBMISSIONS, descendants
 
-from autograder.errors import CourseError, InputError
 from autograder import jobs
+from autograder.errors import CourseError, InputError
 from autograder.jobs import grade_batch
 from autograder.submissions import collect
 
