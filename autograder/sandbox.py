@@ -131,7 +131,9 @@ class Worker:
         self.channel: socket.socket | None = None
         self.loaded: Loaded | None = None
         self.deadline = time.monotonic() + WALL_FACTOR * limits.submission_seconds  # backstop
-        self.cpu_spent = 0.0  # CPU seconds of this submission's processes already stopped
+        # CPU seconds of this submission's processes already stopped, and of the grader's
+        # answers to its stand-ins' questions: all of it counts against submission_seconds
+        self.cpu_spent = 0.0
         # (function, its stand-ins...) -> how it first hit the call limit
         self.stalled: dict[tuple[str, ...], str] = {}
 
@@ -366,11 +368,13 @@ class Worker:
     def _reply(self, limit: int, stand_ins: StandIns) -> dict:
         """The call's reply, answering the stand-ins' questions on the way: at most
         STAND_IN_QUESTIONS of them, and the grader's CPU for them (reading them included)
-        at most WALL_FACTOR times the call limit. The child's CPU time and idle time
-        count against the call's own limits as ever."""
+        at most WALL_FACTOR times the call limit. That CPU also counts against the
+        submission's own time, like the child's; the child's CPU time and idle time count
+        against the call's own limits as ever."""
         wait, start = self._wait(self.limits.call_seconds), time.thread_time()
         asked = 0
         while True:
+            before = time.thread_time()
             reply = self._receive(wait, limit)
             if "stand_in" not in reply:
                 return reply
@@ -379,6 +383,7 @@ class Worker:
                 raise StudentFault(Fault.TIMEOUT, "asked the grader's stand-ins more than "
                                    f"{STAND_IN_QUESTIONS} questions in one call")
             answer = wire.frame(stand_in_answer(reply, stand_ins, self.arena))
+            self.cpu_spent += time.thread_time() - before
             if time.thread_time() - start > WALL_FACTOR * wait.seconds:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
@@ -515,10 +520,10 @@ def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena) -> d
         return {"error": f"the grader's {name} is not standing in for yours now"}
     try:
         _check_question_size([*question["args"], *question["kwargs"].values()])
-        args = [wire.from_plain(value, arena.read) for value in question["args"]]
-        kwargs = {str(k): wire.from_plain(v, arena.read) for k, v in question["kwargs"].items()}
-        for value in [*args, *kwargs.values()]:
-            _check_stand_in_argument(value)
+        args = [_stand_in_argument(wire.from_plain(value, arena.read))
+                for value in question["args"]]
+        kwargs = {str(k): _stand_in_argument(wire.from_plain(v, arena.read))
+                  for k, v in question["kwargs"].items()}
         with np.errstate(all="ignore"):
             answer = stand_ins[name](*args, **kwargs)
         if _values(answer) > STAND_IN_VALUES:
@@ -560,16 +565,23 @@ def _values(value: Any) -> int:
     return int(np.size(value)) if isinstance(value, np.ndarray) else 1
 
 
-def _check_stand_in_argument(value: Any) -> None:
+def _stand_in_argument(value: Any) -> Any:
+    """A stand-in's argument as the reference computes with it: numbers, dicts of them,
+    and arrays of at most 2 axes of STAND_IN_SIDE values, in float64 (so every product
+    takes numpy's fast path; complex and extended-precision arrays are refused)."""
     if isinstance(value, dict):
-        for item in value.values():
-            _check_stand_in_argument(item)
-    elif isinstance(value, np.ndarray):
+        return {key: _stand_in_argument(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
         if value.ndim > 2 or any(side > STAND_IN_SIDE for side in value.shape):
             raise ValueError(f"an array of shape {value.shape}; at most 2 axes of "
                              f"{STAND_IN_SIDE} values each")
-    elif type(value) not in (int, float):
+        if value.dtype.kind == "c" or value.dtype.itemsize > 8:
+            raise TypeError(f"an array of {value.dtype}; arrays of floats, integers or "
+                            "booleans")
+        return value.astype(np.float64)
+    if type(value) not in (int, float):
         raise TypeError(f"a {type(value).__name__}; NumPy arrays, numbers or dicts of them")
+    return value
 
 
 def _with_line(reply: dict, text: str) -> str:

@@ -357,7 +357,8 @@ def later(x):
         return str(error)
 def ask(kind):
     questions = {"3 axes": np.zeros((2, 2, 2)), "a list": [1.0, 2.0],
-                 "too long": np.zeros((2000, 1)), "a string": "x"}
+                 "too long": np.zeros((2000, 1)), "a string": "x",
+                 "complex": np.zeros(2, complex), "long double": np.zeros(2, np.longdouble)}
     try:
         helper(questions[kind])
     except Exception as error:
@@ -384,7 +385,8 @@ def test_a_stand_in_answers_for_the_students_helper_during_its_call_only(
         assert "not standing in for yours now" in worker.call("later", (x,), {})[0]
 
 
-@pytest.mark.parametrize("kind", ["3 axes", "a list", "too long", "a string"])
+@pytest.mark.parametrize("kind", ["3 axes", "a list", "too long", "a string", "complex",
+                                  "long double"])
 def test_a_stand_in_takes_only_small_arrays_numbers_and_dicts(
         tmp_path, quick_course, zygote, kind):
     path = tmp_path / "backprop.py"
@@ -426,6 +428,34 @@ def test_questions_that_keep_the_grader_busy_end_at_the_call_limit(
         with pytest.raises(StudentFault, match="kept the grader busy"):
             worker.call("many", (1.0,), {}, {"helper": slow})
         assert time.thread_time() - start < WALL_FACTOR * quick_course.limits.call_seconds + 0.5
+
+
+def test_the_graders_answers_count_against_the_submissions_time(
+        tmp_path, quick_course, zygote, monkeypatch):
+    monkeypatch.setattr(sandbox, "WALL_FACTOR", 20)  # the backstops far off, whatever the load
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+
+    def slow(a):
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+        return a
+
+    limits = dataclasses.replace(quick_course.limits, submission_seconds=0.5)
+    with Worker(zygote, path, limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault, match="used up its time"):
+            worker.call("many", (1.0,), {}, {"helper": slow})
+        assert worker.cpu_spent >= 0.5  # the child itself used hardly any
+
+
+def test_a_stand_in_computes_in_float64(tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED + "def kinds(x):\n    return str(helper(x.astype(np.float32)).dtype)\n")
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        assert worker.call("kinds", (np.ones(3),), {}, {"helper": lambda a: a})[0] == "float64"
 
 
 def test_one_call_may_ask_the_stand_ins_a_fixed_number_of_questions(

@@ -101,6 +101,11 @@ def baseline(y):
     return float(np.mean((y - y.mean(axis=0)) ** 2))
 
 
+def assert_finite(params, call):
+    bad = [key for key, value in params.items() if not np.all(np.isfinite(value))]
+    assert not bad, f"the weights {call} returns hold nan or inf (in {', '.join(bad)})"
+
+
 def loss_of(params, x, y, when):
     """The loss of the weights train returned, measured by the grader on the data (which
     train never received: it got copies) with the reference forward pass and mse."""
@@ -155,6 +160,7 @@ def train_takes_gradient_descent_steps(train):
     for epochs in (int(gen.integers(1, 6)), int(gen.integers(10, 20))):
         start, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs, seed=6)
         after, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs + 1, seed=6)
+        assert_finite(start, f"train(epochs={epochs})")  # nan is "equal" to nan in agree
         _, cache = ref.forward(x, start)
         step = ref.update(start, ref.backward(start, cache, y), 0.5)
         assert agree(after, step), (
@@ -212,6 +218,7 @@ def train_is_repeatable(train):
     other_y = np.cos(3.0 * x)
     train = alone(train, ref, *HELPERS)
     first, first_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
+    assert_finite(first, "train(epochs=3)")
     again, again_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
     assert agree(first, again) and agree(first_losses, again_losses), (
         "two runs with seed=3 on the same data returned different weights or losses; make "
