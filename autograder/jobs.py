@@ -256,7 +256,7 @@ def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
         "limits.memory_mb or limits.submission_seconds")
 
 
-REFERENCE_CHECKED = ".reference-checked"  # in OUT: the key the reference last passed with
+REFERENCE_CHECKED = "reference-checked.txt"  # in OUT: the key the reference last passed with
 
 
 def _check_limits_once(course: Course, suites: list[Suite], zygote: Zygote, out: Path) -> None:
