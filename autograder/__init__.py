@@ -11,3 +11,8 @@ instructors and students, written whole by files). jobs ties the stages into
 and autograder.zip; gradescope runs on Gradescope; cli parses the command line
 and maps errors (errors) to exit codes.
 """
+
+# the variables that set how many threads numpy's BLAS uses: one, in the student's process
+# and in the grader's (so that the grader's CPU time answering a stand-in, which is charged
+# to the student, is the thread's own)
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

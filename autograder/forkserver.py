@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from autograder import BLAS_THREADS
 from autograder.course import Limits
 from autograder.errors import SetupError
 from autograder.uids import claim_uid
@@ -38,8 +39,7 @@ def _rlimits(limits: Limits) -> dict[str, int]:
 
 def _child_env() -> dict[str, str]:
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
-    for threads in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[threads] = "1"
+    env.update(dict.fromkeys(BLAS_THREADS, "1"))
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:
             env[key] = os.environ[key]

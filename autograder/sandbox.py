@@ -41,8 +41,11 @@ SUBMISSION_LIMIT = 64 * 1024 * 1024  # the submission itself (notebooks keep the
 WALL_FACTOR = 3  # a wait ends at this many times its CPU limit on the clock, whatever the CPU
 POLL_SECONDS = 0.05  # how often a wait looks at the child's CPU time
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-STAND_IN_SIDE = 1024  # longest axis of an array a stand-in takes (a 2-axis answer: 8 MB)
-STAND_IN_VALUES = 1 << 20  # numbers in one question, and in one answer
+# the hidden cases' stand-ins see arrays of at most 32 rows: these caps bound the work of one
+# question (a product of 256 x 256 by 256 x 256 takes milliseconds, even of subnormals,
+# where 1024 took seconds)
+STAND_IN_SIDE = 256  # longest axis of an array a stand-in takes
+STAND_IN_VALUES = 1 << 16  # numbers in one question, and in one answer
 STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four)
 # questions one call may ask: the limit that counts, the same on any machine (an honest
 # train of 80 epochs asks 320); the grader's CPU for them, WALL_FACTOR times the call
@@ -567,8 +570,8 @@ def _values(value: Any) -> int:
 
 def _stand_in_argument(value: Any) -> Any:
     """A stand-in's argument as the reference computes with it: numbers, dicts of them,
-    and arrays of at most 2 axes of STAND_IN_SIDE values, in float64 (so every product
-    takes numpy's fast path; complex and extended-precision arrays are refused)."""
+    and arrays of at most 2 axes of STAND_IN_SIDE values, in float64 (complex and
+    extended-precision arrays, which numpy computes with slowly, are refused)."""
     if isinstance(value, dict):
         return {key: _stand_in_argument(item) for key, item in value.items()}
     if isinstance(value, np.ndarray):
