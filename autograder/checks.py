@@ -98,7 +98,7 @@ def on_copies(function: Any, *args: Any, **kwargs: Any) -> Any:
     return function(*copy_of(args), **copy_of(kwargs))
 
 
-def alone(function: Any, reference: Any, *helpers: str) -> Any:
+def alone(function: Any, reference: Any, *helpers: str, foresee: Any = None) -> Any:
     """function, called with the reference's helpers standing in for the student's own, so a
     case grades the function by itself: a bug in a helper is charged to the helper's cases.
 
@@ -106,11 +106,17 @@ def alone(function: Any, reference: Any, *helpers: str) -> Any:
     stand-ins are proxies there too, answered by the reference in the grading process
     (its code never enters the sandbox). Where the student's function runs in this very
     process (otter's own run), the helpers are swapped in its module for the call.
+
+    foresee(call_args, call_kwargs, question, its args, answer) -> [(question, args,
+    answer), ...]: the questions the function is likely to ask next, answered by the
+    reference; our grader sends them with the first answer, and the stand-ins take an
+    answer sent ahead instead of asking when the arguments are the same (a saving only:
+    any other question is asked as before).
     """
     stand_ins = {name: getattr(reference, name) for name in helpers}
     with_stand_ins = getattr(function, "with_stand_ins", None)
     if callable(with_stand_ins):
-        return with_stand_ins(stand_ins)
+        return with_stand_ins(stand_ins, foresee)
     return functools.partial(_with_globals, function, stand_ins)
 
 

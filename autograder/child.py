@@ -237,19 +237,25 @@ def _raise_stalled(message: str, *args: Any, **kwargs: Any) -> NoReturn:
     raise Stalled(message)
 
 
-def _proxy(fd: int, name: str, shared: mmap.mmap) -> Callable[..., Any]:
+def _proxy(fd: int, name: str, shared: mmap.mmap, foreseen: dict[str, Any]) -> Callable[..., Any]:
     """A function that asks the grader for its reference's answer: plain data both ways,
-    arrays in the arena's exchange half (shared, this process's map of it)."""
+    arrays in the arena's exchange half (shared, this process's map of it). An answer
+    the grader sent ahead (foreseen, by wire.question_key, shared by the call's stand-ins)
+    is taken without asking."""
     view = wire.arena_view(shared)
 
     def stand_in(*args: Any, **kwargs: Any) -> Any:
+        key = wire.question_key(name, args, kwargs) if foreseen else None
+        if key in foreseen:
+            return wire.from_plain(foreseen[key])
         place = wire.Exchange(lambda data, offset: shared.__setitem__(
             slice(offset, offset + len(data)), data)).place
         _send(fd, {"stand_in": name, "args": [wire.to_plain(a, place) for a in args],
                    "kwargs": {k: wire.to_plain(v, place) for k, v in kwargs.items()}})
-        reply = wire.receive(lambda n: os.read(fd, n))
+        reply = wire.receive(lambda n: os.read(fd, n), containers=wire.MAX_MESSAGE)
         if "error" in reply:
             raise StandInError(reply["error"])
+        foreseen.update((entry["key"], entry["value"]) for entry in reply.get("foreseen", ()))
         return wire.from_plain(reply["value"], lambda data: view(data).copy())
 
     stand_in.__name__ = stand_in.__qualname__ = name
@@ -260,7 +266,8 @@ def _stand_in(namespace: dict[str, Any], names: list[str], fd: int,
               shared: mmap.mmap) -> dict[str, Any]:
     """Put proxies for names into the student's module for one call; what they replaced."""
     saved = {name: namespace.get(name, _ABSENT) for name in names}
-    namespace.update({name: _proxy(fd, name, shared) for name in names})
+    foreseen: dict[str, Any] = {}
+    namespace.update({name: _proxy(fd, name, shared, foreseen) for name in names})
     return saved
 
 

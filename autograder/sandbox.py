@@ -52,6 +52,9 @@ STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four
 # limit, is only a backstop against questions that are each expensive
 STAND_IN_QUESTIONS = 4096
 StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
+# (trusted: a test file's) given a stand-in's question (name, arguments) and its answer,
+# the questions likely to follow, answered: [(name, arguments, answer), ...]
+Foresee = Callable[[str, list, Any], list[tuple[str, tuple, Any]]]
 
 
 class StudentFault(Exception):
@@ -292,8 +295,8 @@ class Worker:
         return (f"could not finish: your submission used up its time "
                 f"({self.limits.submission_seconds:g} s in all)")
 
-    def call(self, name: str, args: tuple, kwargs: dict,
-             stand_ins: StandIns | None = None) -> tuple[Any, dict[str, Any]]:
+    def call(self, name: str, args: tuple, kwargs: dict, stand_ins: StandIns | None = None,
+             foresee: Foresee | None = None) -> tuple[Any, dict[str, Any]]:
         """Call a student function; return (value, changed arguments) or raise.
 
         stand_ins: trusted functions that replace the student's helpers of these
@@ -307,7 +310,7 @@ class Worker:
         if stalled and not self._spent():
             raise StudentFault(Fault.TIMEOUT, "was not run again, because in an earlier case it "
                                + stalled)
-        return self._call(name, args, kwargs, stand_ins)
+        return self._call(name, args, kwargs, stand_ins, foresee)
 
     def _stalled_helpers(self, name: str, stand_ins: StandIns) -> dict[str, str]:
         """The student's functions that ran past the call limit on their own code alone
@@ -316,8 +319,8 @@ class Worker:
         return {key[0]: text for key, text in self.stalled.items()
                 if len(key) == 1 and key[0] != name and key[0] not in stand_ins}
 
-    def _call(self, name: str, args: tuple, kwargs: dict,
-              stand_ins: StandIns) -> tuple[Any, dict[str, Any]]:
+    def _call(self, name: str, args: tuple, kwargs: dict, stand_ins: StandIns,
+              foresee: Foresee | None = None) -> tuple[Any, dict[str, Any]]:
         """One call of a student function: (value, changed arguments), or StudentFault.
 
         Changed arguments are keyed by position ("0", "1", ...) or keyword name:
@@ -339,7 +342,7 @@ class Worker:
         data = wire.frame(request)
         self._send(data)
         try:
-            reply = self._reply(wire.reply_limit(len(data)), stand_ins)
+            reply = self._reply(wire.reply_limit(len(data)), stand_ins, foresee)
         except StudentFault as fault:
             if fault.kind is Fault.TIMEOUT and not self._spent():
                 self.stalled[(name, *sorted(stand_ins))] = str(fault)  # not a restart's
@@ -368,12 +371,14 @@ class Worker:
         except OSError:  # a timeout too: the child stopped reading
             raise self._ended() from None
 
-    def _reply(self, limit: int, stand_ins: StandIns) -> dict:
+    def _reply(self, limit: int, stand_ins: StandIns, foresee: Foresee | None) -> dict:
         """The call's reply, answering the stand-ins' questions on the way: at most
         STAND_IN_QUESTIONS of them, and the grader's CPU for them (reading them included)
         at most WALL_FACTOR times the call limit. That CPU also counts against the
         submission's own time, like the child's; the child's CPU time and idle time count
-        against the call's own limits as ever."""
+        against the call's own limits as ever. foresee: until it has sent answers ahead
+        once, each answer goes with those to the questions likely to follow (each counts
+        as a question), which the child then takes without asking."""
         wait, start = self._wait(self.limits.call_seconds), time.thread_time()
         asked = 0
         while True:
@@ -385,8 +390,12 @@ class Worker:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "asked the grader's stand-ins more than "
                                    f"{STAND_IN_QUESTIONS} questions in one call")
-            answer = wire.frame(stand_in_answer(reply, stand_ins, self.arena))
+            answered = stand_in_answer(reply, stand_ins, self.arena,
+                                       foresee, STAND_IN_QUESTIONS - asked)
+            answer = wire.frame(answered)
             self.cpu_spent += time.thread_time() - before
+            if answered.get("foreseen"):
+                asked, foresee = asked + len(answered["foreseen"]), None
             if time.thread_time() - start > WALL_FACTOR * wait.seconds:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
@@ -512,9 +521,12 @@ def _plain_reply(reply: dict) -> dict:
     return checked
 
 
-def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena) -> dict:
+def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena,
+                    foresee: Foresee | None = None, ahead: int = 0) -> dict:
     """The trusted function's answer to a stand-in's question, as plain data (its arrays
-    in the arena's exchange half), or an error the student's code sees. The arguments
+    in the arena's exchange half), or an error the student's code sees; with foresee, and
+    at most ahead of them, the answers to the questions likely to follow ("foreseen",
+    each named by wire.question_key). The arguments
     come from student code: only arrays of at most two axes of STAND_IN_SIDE values
     each, numbers and dicts of them are taken, so no answer can grow beyond
     STAND_IN_SIDE squared values."""
@@ -531,10 +543,25 @@ def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena) -> d
             answer = stand_ins[name](*args, **kwargs)
         if _values(answer) > STAND_IN_VALUES:
             raise ValueError(f"an answer of more than {STAND_IN_VALUES} values")
-        return {"value": wire.to_plain(answer, arena.exchange().place)}
+        value = wire.to_plain(answer, arena.exchange().place)
     except Exception as error:  # the student's arguments: the student's error
         return {"error": f"the grader's {name}, standing in for yours in this case, could "
                          f"not take these arguments ({type(error).__name__}: {error})"[:500]}
+    return {"value": value, **_foreseen(foresee, name, args, answer, ahead)}
+
+
+def _foreseen(foresee: Foresee | None, name: str, args: list, answer: Any,
+              ahead: int) -> dict[str, list[dict]]:
+    if foresee is None:
+        return {}
+    with np.errstate(all="ignore"):
+        ahead_of_us = foresee(name, args, answer)[:ahead]
+    entries = []
+    for question, arguments, value in ahead_of_us:
+        key = wire.question_key(question, arguments, {})
+        if key is not None:
+            entries.append({"key": key, "value": wire.to_plain(value)})
+    return {"foreseen": entries} if entries else {}
 
 
 def _check_question_size(plain: list) -> None:

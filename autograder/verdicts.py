@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,15 +178,18 @@ class StudentFunction:
     """Stands in for the student's function inside a test case."""
 
     def __init__(self, worker: Worker, name: str, calls: list[Call],
-                 stand_ins: StandIns | None = None):
+                 stand_ins: StandIns | None = None, foresee: Callable[..., Any] | None = None):
         self.worker = worker
         self.name = name
         self.calls = calls  # every completed call of the current case, for the diagnosis
         self.stand_ins = stand_ins or {}
+        self.foresee = foresee  # (call's args, kwargs, question, its args, answer) -> ahead
 
-    def with_stand_ins(self, stand_ins: StandIns) -> StudentFunction:
-        """The same function, with trusted helpers in place of the student's (checks.alone)."""
-        return StudentFunction(self.worker, self.name, self.calls, stand_ins)
+    def with_stand_ins(self, stand_ins: StandIns,
+                       foresee: Callable[..., Any] | None = None) -> StudentFunction:
+        """The same function, with trusted helpers in place of the student's (checks.alone);
+        foresee: sends the answers to the questions likely to follow ahead of them."""
+        return StudentFunction(self.worker, self.name, self.calls, stand_ins, foresee)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         loaded = self.worker.loaded
@@ -198,7 +202,8 @@ class StudentFunction:
                                "(check the spelling of its name)")
         before = (checks.copy_of(args), checks.copy_of(kwargs))
         try:
-            value, changed = self.worker.call(self.name, args, kwargs, self.stand_ins)
+            foresee = self.foresee and functools.partial(self.foresee, args, kwargs)
+            value, changed = self.worker.call(self.name, args, kwargs, self.stand_ins, foresee)
         except StudentFault as fault:
             raise StudentFault(fault.kind, f"{self.name} {fault}") from None
         self.calls.append(Call(self.name, *before, value, bool(changed),

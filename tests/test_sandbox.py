@@ -368,6 +368,10 @@ def many(x):
         helper(x)
 def times(n):
     return sum(helper(1.0) for _ in range(n))
+def chain(x):
+    for _ in range(5):
+        x = helper(x)
+    return x
 """
 
 
@@ -456,6 +460,27 @@ def test_a_stand_in_computes_in_float64(tmp_path, quick_course, zygote):
     with Worker(zygote, path, quick_course.limits) as worker:
         assert worker.load().status == "ok"
         assert worker.call("kinds", (np.ones(3),), {}, {"helper": lambda a: a})[0] == "float64"
+
+
+@pytest.mark.parametrize("guess, asked", [(1.0, 1), (1.5, 5)])
+def test_answers_sent_ahead_are_taken_without_asking_only_for_the_same_question(
+        tmp_path, quick_course, zygote, guess, asked):
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+    questions = []
+
+    def double(a):
+        questions.append(a)
+        return 2 * a
+
+    def ahead(question, args, answer):  # guess 1.0: the chain's own next questions
+        return [("helper", (answer * guess * 2 ** i,), answer * guess * 2 ** (i + 1))
+                for i in range(4)]
+
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        value, _ = worker.call("chain", (np.ones(3),), {}, {"helper": double}, ahead)
+    assert value.tolist() == [32.0] * 3 and len(questions) == asked
 
 
 def test_one_call_may_ask_the_stand_ins_a_fixed_number_of_questions(
