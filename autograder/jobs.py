@@ -225,8 +225,9 @@ def _in_pool(tasks: list[_Task], jobs: int,
                         yield future.result()
                     except BrokenProcessPool:
                         lost.append(task)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        finally:  # wait for an idle pool: shutdown(wait=False) can leave its manager thread
+            # writing to a closed pipe at exit ("OSError: Bad file descriptor", cpython#83279)
+            pool.shutdown(wait=not running, cancel_futures=True)
     return lost
 
 
