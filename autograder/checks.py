@@ -109,9 +109,9 @@ def alone(function: Any, reference: Any, *helpers: str, foresee: Any = None) -> 
 
     foresee(call_args, call_kwargs, question, its args, answer) -> [(question, args,
     answer), ...]: the questions the function is likely to ask next, answered by the
-    reference; our grader sends them with the first answer, and the stand-ins take an
-    answer sent ahead instead of asking when the arguments are the same (a saving only:
-    any other question is asked as before).
+    reference; our grader sends them with that answer, and the stand-ins take an answer
+    sent ahead instead of asking when the arguments are the same (a saving only: any
+    other question is asked as before).
     """
     stand_ins = {name: getattr(reference, name) for name in helpers}
     with_stand_ins = getattr(function, "with_stand_ins", None)

@@ -347,6 +347,9 @@ class Worker:
             if fault.kind is Fault.TIMEOUT and not self._spent():
                 self.stalled[(name, *sorted(stand_ins))] = str(fault)  # not a restart's
             raise
+        except BaseException:  # ours: the child may be left waiting for an answer
+            self._stop()
+            raise
         if "fault" in reply:
             raise StudentFault(reply["fault"], self._told(reply))
         if "value" not in reply:
@@ -376,9 +379,9 @@ class Worker:
         STAND_IN_QUESTIONS of them, and the grader's CPU for them (reading them included)
         at most WALL_FACTOR times the call limit. That CPU also counts against the
         submission's own time, like the child's; the child's CPU time and idle time count
-        against the call's own limits as ever. foresee: until it has sent answers ahead
-        once, each answer goes with those to the questions likely to follow (each counts
-        as a question), which the child then takes without asking."""
+        against the call's own limits as ever. foresee: each answer goes with those to
+        the questions likely to follow (each counts as a question), which the child then
+        takes without asking."""
         wait, start = self._wait(self.limits.call_seconds), time.thread_time()
         asked = 0
         while True:
@@ -394,8 +397,7 @@ class Worker:
                                        foresee, STAND_IN_QUESTIONS - asked)
             answer = wire.frame(answered)
             self.cpu_spent += time.thread_time() - before
-            if answered.get("foreseen"):
-                asked, foresee = asked + len(answered["foreseen"]), None
+            asked += len(answered.get("foreseen", ()))
             if time.thread_time() - start > WALL_FACTOR * wait.seconds:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
@@ -552,15 +554,21 @@ def stand_in_answer(question: dict, stand_ins: StandIns, arena: wire.Arena,
 
 def _foreseen(foresee: Foresee | None, name: str, args: list, answer: Any,
               ahead: int) -> dict[str, list[dict]]:
+    """The answers foresee sends ahead of their questions, at most ahead of them and
+    STAND_IN_VALUES values in all; none if it fails on this question (it foresees a
+    usual loop: a question it did not expect is no one's fault)."""
     if foresee is None:
         return {}
-    with np.errstate(all="ignore"):
-        ahead_of_us = foresee(name, args, answer)[:ahead]
-    entries = []
-    for question, arguments, value in ahead_of_us:
-        key = wire.question_key(question, arguments, {})
-        if key is not None:
-            entries.append({"key": key, "value": wire.to_plain(value)})
+    try:
+        with np.errstate(all="ignore"):
+            foreseen = foresee(name, args, answer)[:ahead]
+        if sum(_values(value) for _, _, value in foreseen) > STAND_IN_VALUES:
+            return {}
+        keyed = [(wire.question_key(question, arguments, {}), value)
+                 for question, arguments, value in foreseen]
+        entries = [{"key": key, "value": wire.to_plain(value)} for key, value in keyed if key]
+    except Exception:
+        return {}
     return {"foreseen": entries} if entries else {}
 
 
