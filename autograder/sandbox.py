@@ -48,7 +48,7 @@ STAND_IN_SIDE = 256  # longest axis of an array a stand-in takes
 STAND_IN_VALUES = 1 << 16  # numbers in one question, and in one answer
 STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four)
 # questions one call may ask: the limit that counts, the same on any machine (an honest
-# train of 80 epochs asks 320); the grader's CPU for them, WALL_FACTOR times the call
+# train of 200 epochs asks at most 800); the grader's CPU for them, WALL_FACTOR times the call
 # limit, is only a backstop against questions that are each expensive
 STAND_IN_QUESTIONS = 4096
 StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
