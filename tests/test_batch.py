@@ -100,11 +100,29 @@ def test_changing_the_tests_regrades_everyone(quick_course, tmp_path):
     assert (again.count("graded"), again.count("skipped")) == (1, 1)
 
 
-def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path):
-    names = {f"s{i:02d}": path for i, path in enumerate((list(CLASS.values()) * 2)[:9])}
-    folder = make_class(tmp_path / "class", names)
-    command = [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yaml"),
-               "grade", str(folder), "--jobs", "2", "--out"]
+NINE = {f"s{i:02d}": path for i, path in enumerate((list(CLASS.values()) * 2)[:9])}
+
+
+def grade_command(folder: Path) -> list[str]:
+    """`grade` of folder by a grader of its own, with two grading processes; --out OUT next."""
+    return [sys.executable, "-m", "autograder", "--course", str(ROOT / "course.yaml"),
+            "grade", str(folder), "--jobs", "2", "--out"]
+
+
+def grade_nine_cleanly(setup) -> Path:
+    """NINE graded by a clean run, nothing killed (in the background: conftest.Background):
+    its output folder."""
+    folder = make_class(setup.tmp_path_factory.mktemp("clean") / "class", NINE)
+    clean = folder.with_name("out")
+    subprocess.run([*grade_command(folder), str(clean)], cwd=ROOT, check=True,
+                   capture_output=True)
+    return clean
+
+
+@pytest.mark.quiet  # the kill must come mid-batch, and its processes end within 0.5 s
+def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(background, tmp_path):
+    folder = make_class(tmp_path / "class", NINE)
+    command = grade_command(folder)
     killed = tmp_path / "killed"
     run = subprocess.Popen([*command, str(killed)], cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -113,31 +131,64 @@ def test_sigkill_mid_batch_then_rerun_equals_a_clean_run(quick_course, tmp_path)
     started = descendants(run.pid)
     run.send_signal(signal.SIGKILL)
     run.wait()
-    assert len(list((killed / "results").glob("*.json"))) < len(names), "killed too late"
+    assert len(list((killed / "results").glob("*.json"))) < len(NINE), "killed too late"
     time.sleep(0.5)
     assert [pid for pid in started if _alive(pid)] == []
     subprocess.run([*command, str(killed)], cwd=ROOT, check=True, capture_output=True)
-    clean = tmp_path / "clean"
-    subprocess.run([*command, str(clean)], cwd=ROOT, check=True, capture_output=True)
+    clean = background.result("clean run", grade_nine_cleanly)
     assert results(killed) == results(clean)
     assert (killed / "grades.csv").read_text() == (clean / "grades.csv").read_text()
     assert not [p for p in killed.rglob(".*") if p.is_file()], "temporary files left behind"
 
 
-def test_a_grading_process_killed_mid_batch_costs_no_student_a_row(quick_course, tmp_path):
+def _children(pid: int) -> list[int]:
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return []
+    found = []
+    for task in tasks:
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def grading_a_student(batch: int) -> list[int]:
+    """The grading processes of a batch (pid batch) that are grading a student now: below
+    each, its fork server (child.py), and below that the student's process. (Not a process
+    forked on its way to becoming a fork server, which has the grader's command line too.)"""
+    return [pid for pid in descendants(batch) if _is_grading_process(pid)
+            and any(_children(server) for server in _children(pid)
+                    if b"child.py" in _command_line(server))]
+
+
+BACKGROUND = {"clean run": grade_nine_cleanly}
+
+
+def test_a_grading_process_killed_mid_batch_costs_no_student_a_row(tmp_path):
+    """The kill waits for a grading process to be grading a student, however long that
+    takes on a busy machine, so it always lands mid-batch."""
     slow = tmp_path / "slow.py"
     slow.write_text("import time\ntime.sleep(1.5)\n" + REFERENCE.read_text())
     names = {f"s{i}": slow for i in range(6)}
     folder = make_class(tmp_path / "class", names)
     out = tmp_path / "out"
-    run = subprocess.Popen([sys.executable, "-m", "autograder", "--course",
-                            str(ROOT / "course.yaml"), "grade", str(folder), "--jobs", "2",
-                            "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT)
-    graders = []
+    run = subprocess.Popen([*grade_command(folder), str(out)], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    graders: list[int] = []
     while not graders and run.poll() is None:
-        graders = [pid for pid in descendants(run.pid) if _is_grading_process(pid)]
+        graders = grading_a_student(run.pid)
         time.sleep(0.05)
+    assert graders, "the batch ended before a grading process was seen grading a student"
     os.kill(graders[0], signal.SIGKILL)
     output = run.communicate(timeout=120)[0].decode()
     assert run.returncode == 0, output

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, alembic_heads_read_once
 
 from autograder.cli import main
 
@@ -134,6 +134,7 @@ def test_grading_imports_neither_nbgrader_nor_matplotlib(tmp_path):
 
 
 def test_the_gradebook_is_written_when_asked_then_kept_up_to_date(tmp_path):
+    alembic_heads_read_once()
     folder = tmp_path / "class"
     folder.mkdir()
     shutil.copy(REFERENCE, folder / "ada.py")

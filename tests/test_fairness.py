@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from html import escape
+from pathlib import Path
 
 import pytest
-from conftest import ROOT, SUBMISSIONS
+from conftest import GRADED_CORPUS_PY, ROOT, SUBMISSIONS
 
 from autograder.course import load_course
 from autograder.diagnosis import load_catalogue
@@ -58,16 +59,31 @@ def assert_charged_where_it_is(result, own_id: str) -> None:
     assert sum(outside.values()) <= OUTSIDE_LIMIT, f"lost outside {own_id}: {outside}"
 
 
-@pytest.fixture(scope="module")
-def mistakes_graded(grade_many, tmp_path_factory):
-    """mistake id -> the StudentResult of the reference with that one mistake."""
-    folder = tmp_path_factory.mktemp("mistakes")
+def mistake_files(folder: Path) -> dict[str, Path]:
+    """GRADED: mistake id -> the reference with that one mistake."""
     paths = {}
     for mistake in MISTAKES:
         paths[mistake.id] = folder / f"{mistake.id}.py"
         paths[mistake.id].write_text(mistake.source)
-    results = grade_many(paths.values())
-    return {mistake: results[path] for mistake, path in paths.items()}
+    return paths
+
+
+def hint_files(folder: Path) -> dict[str, Path]:
+    """GRADED: bug -> the reference with HINTS' change."""
+    paths = {}
+    for bug, (old, new, *_) in HINTS.items():
+        paths[bug] = folder / f"{bug}.py"
+        paths[bug].write_text((ROOT / "solutions" / "backprop.py").read_text().replace(old, new))
+    return paths
+
+
+GRADED = {**GRADED_CORPUS_PY, "mistakes": mistake_files, "hints": hint_files}
+
+
+@pytest.fixture(scope="module")
+def mistakes_graded(grading_pool):
+    """mistake id -> its StudentResult."""
+    return grading_pool.results("mistakes", mistake_files)
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
@@ -121,15 +137,9 @@ HINTS = {  # a bug no mistake is, the case it fails, what its likely cause says,
 
 
 @pytest.fixture(scope="module")
-def hints_graded(grade_many, tmp_path_factory):
-    """bug -> the StudentResult of the reference with HINTS' change."""
-    folder = tmp_path_factory.mktemp("hints")
-    paths = {}
-    for bug, (old, new, *_) in HINTS.items():
-        paths[bug] = folder / f"{bug}.py"
-        paths[bug].write_text((ROOT / "solutions" / "backprop.py").read_text().replace(old, new))
-    results = grade_many(paths.values())
-    return {bug: results[path] for bug, path in paths.items()}
+def hints_graded(grading_pool):
+    """bug -> its StudentResult."""
+    return grading_pool.results("hints", hint_files)
 
 
 @pytest.mark.parametrize("bug", sorted(HINTS))

@@ -28,7 +28,7 @@ import jsonschema
 import nbformat
 import pytest
 import yaml
-from conftest import ROOT, SUBMISSIONS
+from conftest import GRADED_CORPUS_PY, ROOT, SUBMISSIONS
 
 from autograder import wire
 from autograder.course import VISIBILITIES, CourseError, Gradescope, load_course
@@ -146,12 +146,12 @@ def unpack(zip_path: Path, folder: Path) -> None:
             Path(archive.extract(entry, folder)).chmod(entry.external_attr >> 16 & 0o777)
 
 
-def build_image(course, tmp_path_factory) -> tuple[Path, Image]:
+def build_image(setup) -> tuple[Path, Image]:
     """autograder.zip, and the image setup.sh makes of it (in the background:
     conftest.Background)."""
-    zip_path = build_autograder_zip(course, tmp_path_factory.mktemp("release") /
+    zip_path = build_autograder_zip(setup.course, setup.tmp_path_factory.mktemp("release") /
                                     "autograder.zip")
-    home = tmp_path_factory.mktemp("image")
+    home = setup.tmp_path_factory.mktemp("image")
     unpack(zip_path, home / "source")
     venv = home / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -165,6 +165,7 @@ def build_image(course, tmp_path_factory) -> tuple[Path, Image]:
 
 
 BACKGROUND = {"gradescope": build_image}
+GRADED = GRADED_CORPUS_PY
 
 
 @pytest.fixture(scope="module")

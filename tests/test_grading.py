@@ -8,10 +8,11 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORRECT, REFERENCE, ROOT, STUB, SUBMISSIONS
+from conftest import CORRECT, GRADED_CORPUS_PY, REFERENCE, ROOT, STUB, SUBMISSIONS
 
 from autograder.checks import as_number
 
@@ -142,16 +143,22 @@ UNTRUSTWORTHY = {
 }
 
 
-@pytest.fixture(scope="module")
-def untrustworthy(grade_many, tmp_path_factory):
-    """name -> the StudentResult of each UNTRUSTWORTHY submission, graded together."""
-    folder = tmp_path_factory.mktemp("untrustworthy")
+def untrustworthy_files(folder: Path) -> dict[str, Path]:
+    """GRADED: name -> the reference with UNTRUSTWORTHY's function."""
     paths = {}
     for name, (function, source, _) in UNTRUSTWORTHY.items():
         paths[name] = folder / f"{name}.py"
         paths[name].write_text(reference_with(function, source))
-    results = grade_many(paths.values())
-    return {name: results[path] for name, path in paths.items()}
+    return paths
+
+
+GRADED = {**GRADED_CORPUS_PY, "untrustworthy": untrustworthy_files}
+
+
+@pytest.fixture(scope="module")
+def untrustworthy(grading_pool):
+    """name -> the StudentResult of each UNTRUSTWORTHY submission."""
+    return grading_pool.results("untrustworthy", untrustworthy_files)
 
 
 @pytest.mark.parametrize("name", sorted(UNTRUSTWORTHY))
@@ -176,16 +183,19 @@ def _verdicts(result) -> dict[str, bool]:
 
 
 def test_busy_cpus_change_no_grade_of_a_correct_file(graded_corpus, grade_many):
-    """Limits count the student's CPU time: with four busy processes per core, all
-    this test's own, each correct file (loop-based ones included; all graded at once)
-    gets exactly its quiet-machine verdicts."""
+    """Limits count the student's CPU time: with four busy processes on the CPU it runs
+    on, all this test's own, each correct file (loop-based ones included; all graded at
+    once, on that CPU too) gets exactly its quiet-machine verdicts. (One CPU, so that the
+    busy processes burn one CPU's time, not all of them.)"""
     quiet = {path.name: _verdicts(graded_corpus[path]) for path in CORRECT}
     grade_many.ready(len(CORRECT))
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+    cpu = {min(os.sched_getaffinity(0))}
+    hog = f"import os\nos.sched_setaffinity(0, {cpu})\nwhile True:\n    pass\n"
+    hogs = [subprocess.Popen([sys.executable, "-c", hog],
                              start_new_session=True)  # each its own share of the CPU
-            for _ in range(4 * (os.cpu_count() or 2))]
+            for _ in range(4)]
     try:
-        graded = grade_many(CORRECT, lanes=len(CORRECT))
+        graded = grade_many(CORRECT, lanes=len(CORRECT), cpus=cpu)
         busy = {path.name: _verdicts(result) for path, result in graded.items()}
     finally:
         for hog in hogs:

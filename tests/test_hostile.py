@@ -28,7 +28,7 @@ from autograder.course import load_course
 from autograder.forkserver import Zygote
 from autograder.sandbox import Worker
 from autograder.scores import score_run
-from autograder.verdicts import run_submission
+from autograder.verdicts import load_suites, run_submission
 
 HOSTILE = SUBMISSIONS / "hostile"
 EXPECTED = json.loads((HOSTILE / "expected.json").read_text())
@@ -77,9 +77,10 @@ def _status(pid: int) -> dict[str, str]:
     return dict(line.split(":", 1) for line in lines if ":" in line)
 
 
-def our_sandbox_processes() -> list[int]:
-    """Our own descendants that run as another user than ours: student code."""
-    return [pid for pid in descendants(os.getpid())
+def our_sandbox_processes(below: int | None = None) -> list[int]:
+    """Our own descendants (or those of process below) that run as another user than
+    ours: student code."""
+    return [pid for pid in descendants(os.getpid() if below is None else below)
             if _status(pid).get("Uid", str(os.geteuid())).split()[0] != str(os.geteuid())]
 
 
@@ -166,15 +167,63 @@ def assert_verdict(name: str, result) -> None:
         assert result.status == expected["status"]
 
 
+@dataclasses.dataclass(frozen=True)
+class Alone:
+    """A hostile file graded by itself, and what had escaped right after."""
+
+    result: object  # its StudentResult
+    output: str  # what it printed
+    escaped: dict[str, list]  # everything it reached or left behind (escapes)
+
+
+NOTHING = {"connections to a server on this machine": [], "files written": [],
+           "canaries changed": [], "IPC segments": [], "processes left": []}
+
+
+def escapes(listener: Listener, below: int) -> dict[str, list]:
+    """What assert_nothing_escaped looks at (all empty: nothing), the processes among
+    those below process below."""
+    return {"connections to a server on this machine": list(listener.accepted),
+            "files written": [t for t in WRITE_TARGETS if os.path.exists(t)],
+            "canaries changed": canaries_intact(), "IPC segments": ipc_segments(),
+            "processes left": our_sandbox_processes(below)}
+
+
+def grade_each_alone(setup) -> dict[str, Alone]:
+    """Each hostile file (those safe to run here) graded by itself, one after another
+    with a fork server of this work's own, once the batches have ended, and what had
+    escaped right after each (in the background: conftest.Background).
+
+    Student code runs as another user than ours, in processes below its fork server
+    (never a subreaper: a process that leaves that tree leaves ours too), so the
+    processes below this one are all those a hostile file can have left among ours; the
+    rest of the suite's student code runs below fork servers of its own."""
+    prepared = setup.result("hostile batches", prepare)
+    hostile_course = hostile_course_of(setup.course)
+    protected = prepared.batches is not None
+    suites = load_suites(setup.course)
+    server = Zygote()
+    try:
+        graded = {}
+        for name in sorted(EXPECTED):
+            if name in NEEDS_EVERY_LAYER and not protected:
+                continue
+            run = run_submission(hostile_course, suites, HOSTILE / name, server)
+            graded[name] = Alone(score_run(hostile_course, name, run), run.output,
+                                 escapes(prepared.listener, server.process.pid))
+        return graded
+    finally:
+        server.close()
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_a_hostile_submission_gets_exactly_its_verdict(
-        name, hostile_course, suites, zygote, fully_protected, listener, canaries):
+def test_a_hostile_submission_gets_exactly_its_verdict(name, fully_protected, background):
     if name in NEEDS_EVERY_LAYER and not fully_protected:
         pytest.skip("only safe to run where every confinement layer applies (root, Landlock)")
-    run = run_submission(hostile_course, suites, HOSTILE / name, zygote)
-    assert_verdict(name, score_run(hostile_course, name, run))
-    assert "BEGIN HIDDEN TESTS" not in run.output
-    assert_nothing_escaped(listener)
+    alone = background.result("hostile files alone", grade_each_alone)[name]
+    assert_verdict(name, alone.result)
+    assert "BEGIN HIDDEN TESTS" not in alone.output
+    assert alone.escaped == NOTHING
 
 
 def test_the_files_cover_the_expectations():
@@ -318,10 +367,11 @@ class Prepared:
     batches: tuple[Batch, list[Batch]] | None  # None: not every confinement layer applies
 
 
-def prepare(course, tmp_path_factory) -> Prepared:
-    """The listener and the canaries, then the batches (in the background, beside the
-    tests before this module: conftest.Background). Every test here waits for it, so no
-    hostile file runs here while the batches run."""
+def prepare(setup) -> Prepared:
+    """The listener and the canaries, then the batches (in the background, from the start
+    of the session, with no other background work beside them: conftest.Background).
+    Every test here waits for it, so no hostile file runs here while the batches run."""
+    course, tmp_path_factory = setup.course, setup.tmp_path_factory
     listener = Listener(Path("/tmp"))
     try:
         canaries = set_canaries()
@@ -340,10 +390,11 @@ def prepare(course, tmp_path_factory) -> Prepared:
     return Prepared(listener, canaries, batches)
 
 
-BACKGROUND = {"hostile batches": prepare}
+EXCLUSIVE = {"hostile batches": prepare}
+BACKGROUND = {"hostile files alone": grade_each_alone}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # for this module's quiet test too, which runs last
 def prepared(background):
     ready = background.result("hostile batches", prepare)
     yield ready
@@ -392,6 +443,7 @@ def test_every_student_of_a_hostile_batch_has_a_row(batches):
             assert result["extra_data"]["status"], student
 
 
+@pytest.mark.quiet  # every process of ours is looked at
 def test_hostile_batches_leave_nothing_behind_and_reach_nothing(batches, listener):
     assert_nothing_escaped(listener)
     for batch in batches[1]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import CLASS, ROOT
+from conftest import CLASS, ROOT, alembic_heads_read_once
 from test_batch import results
 
 from autograder import nbgrader_course
@@ -57,7 +57,10 @@ class Classroom:
             pytest.fail(f"nbgrader {' '.join(args)} exited with {stop.code}")
         finally:
             app.reset()
-            os.environ.clear()
+            # back to the saved environment without emptying it on the way: the suite's
+            # background threads start processes meanwhile (conftest.Background)
+            for key in set(os.environ) - set(saved[0]):
+                del os.environ[key]
             os.environ.update(saved[0])
             os.chdir(saved[1])
             sys.path[:] = saved[2]
@@ -117,6 +120,7 @@ def classroom(tmp_path_factory) -> Classroom:
     environment = {"JUPYTER_CONFIG_DIR": str(root / "jupyter"),  # and alembic on the PATH:
                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     room = Classroom(root, course, course / "results", environment)
+    alembic_heads_read_once()
     assert main(["--course", COURSE_YAML, "release", "--out", str(root / "release"),
                  "--nbgrader", str(course)]) == 0
     room.nbgrader(course, "generate_assignment", "backprop")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, SUBMISSIONS, notebook_of
+from conftest import GRADED_CORPUS_PY, ROOT, SUBMISSIONS, notebook_of
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -50,13 +50,22 @@ def test_the_stub_notebook_stops_at_the_first_stub(tmp_path):
 STUDENT_LEFTOVERS = ("%matplotlib inline\n!pip install numpy", "print(undefined_name)")
 
 
+def leftover_files(folder: Path) -> dict[Path, Path]:
+    """GRADED: SAME_SCORE's files as notebooks with STUDENT_LEFTOVERS first."""
+    notebooks = {}
+    for i, path in enumerate(SAME_SCORE):
+        (folder / str(i)).mkdir()
+        notebooks[path] = notebook_of(path, folder / str(i), STUDENT_LEFTOVERS)
+    return notebooks
+
+
+GRADED = {**GRADED_CORPUS_PY, "leftovers": leftover_files}
+
+
 @pytest.fixture(scope="module")
-def leftover_notebooks(grade_many, tmp_path_factory):
-    """SAME_SCORE's files as notebooks with STUDENT_LEFTOVERS first: path -> StudentResult."""
-    notebooks = {path: notebook_of(path, tmp_path_factory.mktemp("nb"), STUDENT_LEFTOVERS)
-                 for path in SAME_SCORE}
-    results = grade_many(notebooks.values())
-    return {path: results[notebook] for path, notebook in notebooks.items()}
+def leftover_notebooks(grading_pool):
+    """path -> the StudentResult of its notebook with STUDENT_LEFTOVERS."""
+    return grading_pool.results("leftovers", leftover_files)
 
 
 @pytest.mark.parametrize("path", SAME_SCORE, ids=[p.stem for p in SAME_SCORE])

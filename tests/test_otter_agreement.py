@@ -22,12 +22,15 @@ import json
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from conftest import (
     BUGGY,
+    CORPUS_FORMS,
     CORRECT,
+    GRADED_CORPUS,
     GRADERS,
     REFERENCE,
     ROOT,
@@ -59,21 +62,23 @@ def otter_results(run: subprocess.Popen) -> dict[str, dict[str, bool]]:
     return json.loads(out.splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def otter_cases(graded_corpus):
-    """(file, form) -> otter's per-case results, from GRADERS runs of otter in the
-    background while our grader grades the same files (graded_corpus)."""
-    targets = {key: graded_corpus.form(*key) for key in FORMS}
+def run_otter_in_process(setup) -> dict[tuple[Path, str], dict[str, bool]]:
+    """(file, form) -> otter's per-case results on the very files our grader grades
+    (conftest.GRADED_CORPUS), from GRADERS runs of otter at once (in the background:
+    conftest.Background)."""
+    forms = {form: setup.grading_pool.files(*CORPUS_FORMS[form]) for form in ("py", "ipynb")}
+    targets = {(path, form): forms[form][path] for path, form in FORMS}
     shares = [list(targets.values())[i::GRADERS] for i in range(GRADERS)]
     runs = [start_otter_in_process(share) for share in shares]
-    try:
-        for form in ("py", "ipynb"):
-            graded_corpus.result(REFERENCE, form)  # grades every file of the form
-    finally:
-        found = {}
-        for run in runs:
-            found.update(otter_results(run))
+    found = {}
+    for run in runs:
+        found.update(otter_results(run))
     return {key: found[str(target)] for key, target in targets.items()}
+
+
+@pytest.fixture(scope="module")
+def otter_cases(background):
+    return background.result("otter in process", run_otter_in_process)
 
 
 def our_cases(result) -> dict[str, bool]:
@@ -102,18 +107,23 @@ def otter_run_scores(zip_path: Path, submission: Path, work: Path) -> dict[str, 
     return {t["name"]: t["score"] for t in tests if "score" in t}
 
 
-def run_otter_on_the_sample(course, tmp_path_factory) -> list[tuple[Path, dict[str, float]]]:
+def run_otter_on_the_sample(setup) -> list[tuple[Path, dict[str, float]]]:
     """otter run -a autograder.zip on ZIP_SAMPLE and the notebook form of its buggy file,
-    one after another (in the background: conftest.Background): [(submission, scores)]."""
-    folder = tmp_path_factory.mktemp("otter-run")
-    zip_path = build_autograder_zip(course, folder / "autograder.zip")
+    each in a folder of its own, all at once (in the background: conftest.Background):
+    [(submission, scores)]."""
+    folder = setup.tmp_path_factory.mktemp("otter-run")
+    zip_path = build_autograder_zip(setup.course, folder / "autograder.zip")
     (folder / "nb").mkdir()
     submissions = [*ZIP_SAMPLE, notebook_of(ZIP_SAMPLE[1], folder / "nb")]
-    return [(path, otter_run_scores(zip_path, path, folder / f"{i}-{path.stem}"))
-            for i, path in enumerate(submissions)]
+    with ThreadPoolExecutor(len(submissions)) as runs:
+        scores = runs.map(lambda i: otter_run_scores(zip_path, submissions[i],
+                                                     folder / f"{i}-{submissions[i].stem}"),
+                          range(len(submissions)))
+        return list(zip(submissions, scores))
 
 
-BACKGROUND = {"otter run": run_otter_on_the_sample}
+GRADED = GRADED_CORPUS
+BACKGROUND = {"otter in process": run_otter_in_process, "otter run": run_otter_on_the_sample}
 
 
 def test_otter_run_with_autograder_zip_gives_our_scores(background, graded_corpus, grade):

@@ -7,15 +7,16 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 from conftest import ROOT
+from test_fairness import mistake_files
 
 from autograder.cli import main
 from autograder.course import load_course
 from autograder.diagnosis import load_catalogue
-from autograder.verdicts import load_suites, run_submission
 
 MISTAKES = load_catalogue(load_course(ROOT / "course.yaml")).mistakes
 
@@ -34,35 +35,34 @@ print(json.dumps([heavy, len(suites), hasattr(otter, "Notebook"), same]))
 """
 
 
-def test_loading_the_test_files_leaves_out_otters_heavy_imports():
+def load_then_import_otter(setup) -> subprocess.CompletedProcess:
+    """(In the background, a fresh process: conftest.Background.)"""
+    return subprocess.run([sys.executable, "-c", LOAD_THEN_IMPORT_OTTER], cwd=ROOT,
+                          capture_output=True, text=True)
+
+
+def test_loading_the_test_files_leaves_out_otters_heavy_imports(background):
     """otter's own parser reads the test files, but otter's package __init__ (otter.api,
     nbconvert, pandas) and nbformat stay unimported until someone imports otter itself."""
-    done = subprocess.run([sys.executable, "-c", LOAD_THEN_IMPORT_OTTER], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    done = background.result("otter imports", load_then_import_otter)
+    assert done.returncode == 0, done.stderr
     heavy, count, notebook, same = json.loads(done.stdout)
     assert heavy == [] and count == 5
     assert notebook and same, "a later `import otter` must get the real package"
 
 
-@pytest.fixture(scope="module")
-def public_suites(course):
-    return load_suites(course, public_only=True)
-
-
-def failed_public_cases(course, public_suites, zygote, path) -> list[tuple[str, str]]:
-    """(exercise, case) of every public case the file fails."""
-    run = run_submission(course, public_suites, path, zygote)
-    return [(v.exercise, v.name) for v in run.verdicts if not v.passed]
+def failed_public_cases(result) -> list[tuple[str, str]]:
+    """(exercise, case) of every public case a file graded on its public cases fails."""
+    return [(ex.exercise.id, case.name) for ex in result.exercises for case in ex.cases
+            if not case.passed]
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=[m.id for m in MISTAKES])
-def test_every_catalogued_mistake_fails_a_public_case(course, public_suites, zygote, mistake,
-                                                       tmp_path):
+def test_every_catalogued_mistake_fails_a_public_case(grading_pool, mistake):
     """check finds every catalogued mistake, unless the catalogue says why it cannot
     (`public: never`, with the reason)."""
-    path = tmp_path / f"{mistake.id}.py"
-    path.write_text(mistake.source)
-    failed = failed_public_cases(course, public_suites, zygote, path)
+    graded = grading_pool.results("public mistakes", GRADED["public mistakes"])
+    failed = failed_public_cases(graded[mistake.id])
     if mistake.hidden_only:
         assert failed == [], f"{mistake.id} is listed as hidden only, but check finds it"
     else:
@@ -91,16 +91,32 @@ MISSED = {
 }
 
 
+def missed_files(folder: Path) -> dict[str, Path]:
+    """GRADED: name -> the reference with MISSED's changes (the test checks that each
+    applies exactly once)."""
+    paths = {}
+    for name, changes in MISSED.items():
+        source = (ROOT / "solutions" / "backprop.py").read_text()
+        for _, old, new in changes:
+            source = source.replace(old, new)
+        paths[name] = folder / f"{name}.py"
+        paths[name].write_text(source)
+    return paths
+
+
+GRADED = {"public mistakes": (mistake_files, {"public_only": True}),
+          "public missed": (missed_files, {"public_only": True})}
+BACKGROUND = {"otter imports": load_then_import_otter}
+
+
 @pytest.mark.parametrize("name", sorted(MISSED))
-def test_the_bugs_check_once_missed_fail_a_public_case(course, public_suites, zygote, name,
-                                                       tmp_path):
+def test_the_bugs_check_once_missed_fail_a_public_case(course, grading_pool, name):
     source = (ROOT / "solutions" / "backprop.py").read_text()
     for _, old, new in MISSED[name]:
         assert source.count(old) == 1
         source = source.replace(old, new)
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    failed = failed_public_cases(course, public_suites, zygote, path)
+    graded = grading_pool.results("public missed", GRADED["public missed"])
+    failed = failed_public_cases(graded[name])
     exercises = {function: ex.id for ex in course.exercises for function in ex.functions}
     own = {exercises[function] for function, _, _ in MISSED[name]}
     assert own <= {exercise for exercise, _ in failed}, failed

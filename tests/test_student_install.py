@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +61,6 @@ class Student:
     def check(self, name: str) -> subprocess.CompletedProcess:
         return self.run("-m", "autograder", "check", name)
 
-    def execute(self, notebook: str) -> dict:
-        done = self.run("-c", EXECUTE, notebook, str(self.folder))
-        assert done.returncode == 0, done.stderr
-        return json.loads(done.stdout)
-
 
 def function_source(path: Path, name: str) -> str:
     text = path.read_text()
@@ -73,10 +69,11 @@ def function_source(path: Path, name: str) -> str:
     return ast.get_source_segment(text, node)
 
 
-def install_student(course, tmp_path_factory) -> Student:
+def install_student(setup) -> Student:
     """The wheel and the student files, installed into a fresh venv (in the background:
     conftest.Background)."""
-    home = tmp_path_factory.mktemp("student-home")
+    course = setup.course
+    home = setup.tmp_path_factory.mktemp("student-home")
     assert ROOT not in home.parents
     wheel = build_student_wheel(course, home / "release")
     write_student_files(course, home / "release" / "student")
@@ -97,53 +94,89 @@ def install_student(course, tmp_path_factory) -> Student:
     return Student(folder, python)
 
 
-BACKGROUND = {"student": install_student}
+CHECKED = ("backprop.py", "mine.py", "buggy.py", "solved.ipynb")  # `check` from the shell
+EXECUTED = ("backprop.ipynb", "solved.ipynb", "buggy.ipynb")  # run top to bottom
+
+
+@dataclass(frozen=True)
+class Used:
+    """What the student's install did: where the package is, each `check` of CHECKED and
+    each run of the notebooks EXECUTED."""
+
+    package: subprocess.CompletedProcess
+    files: dict[str, str]  # the installed package, as installed: path -> text (.py only)
+    checks: dict[str, subprocess.CompletedProcess]
+    notebooks: dict[str, subprocess.CompletedProcess]
+
+    def executed(self, notebook: str) -> dict:
+        done = self.notebooks[notebook]
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+def install_and_use(setup) -> Used:
+    """install_student, then what a student runs, each run in a process of its own (and
+    each notebook in a kernel of its own), three at once (in the background:
+    conftest.Background)."""
+    student = install_student(setup)
+    found = student.run("-c", "import autograder, pathlib; "
+                        "print(pathlib.Path(autograder.__file__).parent)")
+    package = Path(found.stdout.strip())
+    files = {p.relative_to(package).as_posix(): p.read_text() if p.suffix == ".py" else ""
+             for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    with ThreadPoolExecutor(3) as runs:
+        checks = {name: runs.submit(student.check, name) for name in CHECKED}
+        notebooks = {name: runs.submit(student.run, "-c", EXECUTE, name, str(student.folder))
+                     for name in EXECUTED}
+        return Used(found, files, {name: run.result() for name, run in checks.items()},
+                    {name: run.result() for name, run in notebooks.items()})
+
+
+BACKGROUND = {"student": install_and_use}
 
 
 @pytest.fixture(scope="module")
-def student(background) -> Student:
-    return background.result("student", install_student)
+def student(background) -> Used:
+    return background.result("student", install_and_use)
 
 
 def test_the_install_holds_nothing_of_the_instructor(student):
-    done = student.run("-c", "import autograder, pathlib; "
-                       "print(pathlib.Path(autograder.__file__).parent)")
-    package = Path(done.stdout.strip())
+    package = Path(student.package.stdout.strip())
     assert ROOT not in package.parents
-    files = {p.relative_to(package).as_posix() for p in package.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts}
+    files = student.files
     assert "student/course.yaml" in files
     assert not [f for f in files if "solutions" in f or f.endswith("mistakes.yaml")]
-    for test_file in package.glob("student/tests/*.py"):
-        assert "hidden=True" not in test_file.read_text()
+    tests = [f for f in files if f.startswith("student/tests/") and f.count("/") == 2
+             and f.endswith(".py")]
+    assert tests and not [f for f in tests if "hidden=True" in files[f]]
 
 
 def test_check_from_the_shell(student):
-    stub = student.check("backprop.py")
+    stub = student.checks["backprop.py"]
     assert stub.returncode == 1, stub.stderr
     assert "mse is not written yet" in stub.stdout
     assert "0 of 5 exercises pass" in stub.stdout
-    solved = student.check("mine.py")
+    solved = student.checks["mine.py"]
     assert solved.returncode == 0, solved.stdout + solved.stderr
     assert "5 of 5 exercises pass" in solved.stdout
-    buggy = student.check("buggy.py")
+    buggy = student.checks["buggy.py"]
     assert buggy.returncode == 1, buggy.stderr
     assert "4 of 5 exercises pass" in buggy.stdout
     assert "✘ The gradient-descent update" in buggy.stdout
     assert "Likely cause: Your update changes the params it was given" in buggy.stdout
-    notebook = student.check("solved.ipynb")
+    notebook = student.checks["solved.ipynb"]
     assert notebook.returncode == 0, notebook.stdout + notebook.stderr
 
 
 def test_check_from_the_notebook(student):
-    stub = student.execute("backprop.ipynb")
+    stub = student.executed("backprop.ipynb")
     assert "NotImplementedError" in stub["error"]
     assert 'check("mse", globals())' in stub["error"]
-    solved = student.execute("solved.ipynb")
+    solved = student.executed("solved.ipynb")
     assert solved["error"] == ""
     checks = [text for text in solved["outputs"] if "public tests pass" in text]
     assert len(checks) == 5 and not [text for text in checks if "❌" in text]
-    buggy = student.execute("buggy.ipynb")
+    buggy = student.executed("buggy.ipynb")
     assert buggy["error"] == ""
     failed = [text for text in buggy["outputs"] if "❌" in text]
     assert len(failed) == 1 and "gradient-descent update" in failed[0]
