@@ -197,8 +197,8 @@ def _serve(module: types.ModuleType, path: str, fd: int, shared: mmap.mmap) -> N
         kwargs = {k: wire.from_plain(v, view) for k, v in request["kwargs"].items()}
         before = _encoded(args, kwargs)
         namespace = getattr(function, "__globals__", vars(module))
-        saved = {**_stalled(namespace, request.get("stalled", {})),
-                 **_stand_in(namespace, request.get("stand_ins", []), fd, shared)}
+        saved = _swap_in(namespace, {**_raisers(request.get("stalled", {})),
+                                     **_proxies(request.get("stand_ins", []), fd, shared)})
         reply: dict[str, Any]
         try:
             value = function(*args, **kwargs)
@@ -224,13 +224,11 @@ class Stalled(Exception):
     its own code alone: it is not run again in this submission."""
 
 
-def _stalled(namespace: dict[str, Any], stalled: dict[str, str]) -> dict[str, Any]:
-    """For one call: calling a stalled function fails at once; what the names held."""
-    saved = {name: namespace.get(name, _ABSENT) for name in stalled}
-    for name, text in stalled.items():
-        namespace[name] = functools.partial(_raise_stalled, f"{name} was not run again, "
-                                            f"because in an earlier case it {text}")
-    return saved
+def _raisers(stalled: dict[str, str]) -> dict[str, Any]:
+    """For one call: a stalled function's stand-in, which fails at once."""
+    return {name: functools.partial(_raise_stalled, f"{name} was not run again, because "
+                                    f"in an earlier case it {text}")
+            for name, text in stalled.items()}
 
 
 def _raise_stalled(message: str, *args: Any, **kwargs: Any) -> NoReturn:
@@ -262,12 +260,16 @@ def _proxy(fd: int, name: str, shared: mmap.mmap, foreseen: dict[str, Any]) -> C
     return stand_in
 
 
-def _stand_in(namespace: dict[str, Any], names: list[str], fd: int,
-              shared: mmap.mmap) -> dict[str, Any]:
-    """Put proxies for names into the student's module for one call; what they replaced."""
-    saved = {name: namespace.get(name, _ABSENT) for name in names}
+def _proxies(names: list[str], fd: int, shared: mmap.mmap) -> dict[str, Any]:
+    """For one call: the proxies that stand in for names, sharing the answers sent ahead."""
     foreseen: dict[str, Any] = {}
-    namespace.update({name: _proxy(fd, name, shared, foreseen) for name in names})
+    return {name: _proxy(fd, name, shared, foreseen) for name in names}
+
+
+def _swap_in(namespace: dict[str, Any], replacements: dict[str, Any]) -> dict[str, Any]:
+    """Put replacements into the student's module for one call; what they replaced."""
+    saved = {name: namespace.get(name, _ABSENT) for name in replacements}
+    namespace.update(replacements)
     return saved
 
 

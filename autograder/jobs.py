@@ -260,21 +260,22 @@ def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
 REFERENCE_CHECKED = "reference-checked.txt"  # in OUT: the key the reference last passed with
 
 
-def _check_limits_once(course: Course, suites: list[Suite], zygote: Zygote, out: Path) -> None:
+def _check_limits_once(course: Course, suites: list[Suite], zygote: Zygote, out: Path,
+                       batch: str) -> None:
     """_check_limits, unless the reference already passed in OUT with these settings and
     this batch key (the same course, tests, reference, catalogue and engine give the same
-    result): grading one late submission after the class does not pay for it again."""
+    result): grading one late submission after the class does not pay for it again.
+    batch: batch_key(course)."""
     marker = out / REFERENCE_CHECKED
-    key = hashlib.sha256(repr((batch_key(course), course)).encode()).hexdigest()
+    key = hashlib.sha256(repr((batch, course)).encode()).hexdigest()
     if marker.is_file() and marker.read_text(encoding="utf-8") == key:
         return
     _check_limits(course, suites, zygote)
     write_atomic(marker, key)
 
 
-def _plan(course: Course, submissions: list[Submission], out: Path,
-          force: bool) -> tuple[list[_Task], list[Outcome]]:
-    batch = batch_key(course)
+def _plan(submissions: list[Submission], out: Path, force: bool,
+          batch: str) -> tuple[list[_Task], list[Outcome]]:
     tasks, skipped = [], []
     for submission in submissions:
         key = submission_key(batch, submission)
@@ -325,11 +326,12 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     try:
         out.mkdir(parents=True, exist_ok=True)
         remove_temporary_files(out)
-        tasks, outcomes = _plan(course, submissions, out, force)
+        batch = batch_key(course)
+        tasks, outcomes = _plan(submissions, out, force, batch)
         zygote = _fork_server(tasks, zygote)
         suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
         if zygote:  # only a batch that grades anything needs the limits checked
-            _check_limits_once(course, suites, zygote, out)
+            _check_limits_once(course, suites, zygote, out, batch)
         if progress:
             progress.start(len(submissions), len(outcomes))
     except BaseException:

@@ -216,8 +216,6 @@ def arena_view(arena: mmap.mmap) -> Callable[[dict], np.ndarray]:
     return view
 
 
-
-
 def _numeric_dtypes() -> types.MappingProxyType[str, np.dtype]:
     """Every dtype of numbers and booleans by the name dtype.str writes ("<f8", "|b1")."""
     found = {}
