@@ -389,12 +389,12 @@ class Worker:
             reply = self._receive(wait, limit)
             if "stand_in" not in reply:
                 return reply
-            if asked == STAND_IN_QUESTIONS:
+            if asked >= STAND_IN_QUESTIONS:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "asked the grader's stand-ins more than "
                                    f"{STAND_IN_QUESTIONS} questions in one call")
             answered = stand_in_answer(reply, stand_ins, self.arena,
-                                       foresee, STAND_IN_QUESTIONS - asked)
+                                       foresee, STAND_IN_QUESTIONS - asked - 1)
             answer = wire.frame(answered)
             self.cpu_spent += time.thread_time() - before
             asked += len(answered.get("foreseen", ()))
@@ -557,7 +557,7 @@ def _foreseen(foresee: Foresee | None, name: str, args: list, answer: Any,
     """The answers foresee sends ahead of their questions, at most ahead of them and
     STAND_IN_VALUES values in all; none if it fails on this question (it foresees a
     usual loop: a question it did not expect is no one's fault)."""
-    if foresee is None:
+    if foresee is None or ahead <= 0:
         return {}
     try:
         with np.errstate(all="ignore"):

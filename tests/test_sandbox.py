@@ -483,6 +483,21 @@ def test_a_foresight_that_fails_costs_only_the_saving(tmp_path, quick_course, zy
             assert value.tolist() == [32.0] * 3
 
 
+def test_answers_sent_ahead_count_against_the_questions_of_a_call(
+        tmp_path, quick_course, zygote, monkeypatch):
+    monkeypatch.setattr(sandbox, "STAND_IN_QUESTIONS", 42)  # not a multiple of 1 + 4
+    path = tmp_path / "backprop.py"
+    path.write_text(HELPED)
+
+    def unused(question, args, answer):  # four answers ahead that no question matches
+        return [("helper", (answer + 0.5 + i,), answer) for i in range(4)]
+
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault, match="more than 42 questions in one call"):
+            worker.call("many", (1.0,), {}, {"helper": lambda a: a}, unused)
+
+
 def test_one_call_may_ask_the_stand_ins_a_fixed_number_of_questions(
         tmp_path, quick_course, zygote, monkeypatch):
     monkeypatch.setattr(sandbox, "STAND_IN_QUESTIONS", 40)
