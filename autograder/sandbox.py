@@ -250,10 +250,7 @@ class Worker:
                 self._enforce(wait)
             return message
         except TimeoutError as timeout:
-            spent = str(timeout) == "submission" or self._spent()
-            self._stop()
-            raise StudentFault(Fault.TIMEOUT,
-                               self._timeout_text(str(timeout), wait.seconds, spent)) from None
+            raise self._timed_out(timeout, wait) from None
         except wire.TooLarge as error:
             self._stop()
             raise StudentFault(Fault.OUTPUT, f"sent a reply that is too large ({error})") \
@@ -264,6 +261,30 @@ class Worker:
                                f"({error})") from None
         except (EOFError, OSError):
             raise self._ended() from None
+
+    def _answer(self, data: bytes, wait: Wait) -> None:
+        """Send a stand-in's answer within the call's wait: a child that stops reading it
+        times out as one that stops replying does (_enforce), and so is not run again."""
+        channel, view = self._channel(), memoryview(data)
+        try:
+            while view:
+                if time.monotonic() >= wait.next_check:
+                    self._enforce(wait)
+                channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
+                try:
+                    view = view[channel.send(view):]
+                except TimeoutError:
+                    wait.next_check = 0.0
+        except TimeoutError as timeout:
+            raise self._timed_out(timeout, wait) from None
+        except OSError:
+            raise self._ended() from None
+
+    def _timed_out(self, timeout: TimeoutError, wait: Wait) -> StudentFault:
+        """The fault for a wait that ran out (_enforce): the child is stopped."""
+        spent = str(timeout) == "submission" or self._spent()
+        self._stop()
+        return StudentFault(Fault.TIMEOUT, self._timeout_text(str(timeout), wait.seconds, spent))
 
     def _ended(self) -> StudentFault:
         """The fault for a child that closed its channel: how it ended, or that the
@@ -402,7 +423,7 @@ class Worker:
                 self._stop()
                 raise StudentFault(Fault.TIMEOUT, "kept the grader busy with questions for more "
                                    f"than {WALL_FACTOR * wait.seconds:g} s of its CPU time")
-            self._send(answer)
+            self._answer(answer, wait)
             asked += 1
 
     def output(self) -> str:

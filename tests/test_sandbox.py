@@ -253,6 +253,27 @@ def test_a_function_that_timed_out_is_not_waited_for_again_nor_in_its_callers(
     assert str(through.value) == f"ran out of time: f {first} (line 9 of your file, in h)"
 
 
+def test_a_function_that_stops_reading_the_graders_answers_is_not_waited_for_again(
+        tmp_path, quick_course, zygote):
+    path = tmp_path / "backprop.py"
+    path.write_text(FORGE + "def deaf(x):\n"
+                    "    forge(b'{\"stand_in\": \"helper\", \"args\": [1.0], \"kwargs\": {}}')\n")
+
+    def ahead(question, args, answer):  # more than a socket's buffer holds
+        return [("helper", (2.0,), np.zeros(sandbox.STAND_IN_VALUES))]
+
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        with pytest.raises(StudentFault) as first:
+            worker.call("deaf", (1,), {}, {"helper": lambda a: a}, ahead)
+        start = time.monotonic()
+        with pytest.raises(StudentFault, match="was not run again"):
+            worker.call("deaf", (1,), {}, {"helper": lambda a: a}, ahead)
+        assert time.monotonic() - start < 0.4
+    assert first.value.kind == "timeout"
+    assert "neither running nor waiting for a CPU" in str(first.value)
+
+
 def test_a_function_that_timed_out_in_its_helper_still_runs_with_a_stand_in(
         tmp_path, quick_course, zygote):
     path = tmp_path / "backprop.py"
