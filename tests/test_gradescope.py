@@ -1,8 +1,8 @@
 """autograder.zip as Gradescope runs it: unpacked into a root laid out like Gradescope's
 /autograder (source/, submission/, results/), setup.sh run once with a fresh venv's
-python3 first on the PATH (the image's python3), then, for each submission, a fresh copy
-of that root and run_autograder, whose results.json is checked against Gradescope's
-format and our own grader's scores.
+python3 first on the PATH (the image's python3: image_python()), then, for each
+submission, a fresh copy of that root and run_autograder, whose results.json is checked
+against Gradescope's format and our own grader's scores.
 
 pip may download from PyPI the first time; its own cache keeps a rerun under a minute.
 """
@@ -146,6 +146,16 @@ def unpack(zip_path: Path, folder: Path) -> None:
             Path(archive.extract(entry, folder)).chmod(entry.external_attr >> 16 & 0o777)
 
 
+def image_python() -> str:
+    """Python 3.10, the python3 of the base image the README names (Ubuntu 22.04), where
+    this machine has one that runs (on the PATH, or installed by pyenv); else this one."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which("python3.10"), *map(str, pyenv.glob("versions/3.10*/bin/python3"))]
+    runs = [path for path in candidates if path and subprocess.run(
+        [path, "-c", "import venv"], capture_output=True).returncode == 0]
+    return runs[0] if runs else sys.executable
+
+
 def build_image(setup) -> tuple[Path, Image]:
     """autograder.zip, and the image setup.sh makes of it (in the background:
     conftest.Background)."""
@@ -154,7 +164,7 @@ def build_image(setup) -> tuple[Path, Image]:
     home = setup.tmp_path_factory.mktemp("image")
     unpack(zip_path, home / "source")
     venv = home / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([image_python(), "-m", "venv", str(venv)], check=True)
     env = {key: value for key, value in os.environ.items()
            if key not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
@@ -221,6 +231,23 @@ def test_requirements_pin_what_the_grader_is_tested_with(zip_path):
     here = {pin.name: next(iter(pin.specifier)).version for pin in pins
             if pin.marker is None or pin.marker.evaluate()}
     assert here == {name: importlib.metadata.version(name) for name in here}
+
+
+def test_setup_installs_exactly_the_pins_for_the_images_python(zip_path, image):
+    from packaging.requirements import Requirement
+
+    with zipfile.ZipFile(zip_path) as archive:
+        lines = archive.read("requirements.txt").decode().splitlines()
+    found = subprocess.run(
+        ["python3", "-c", "import importlib.metadata as m, json, sys; print(json.dumps("
+         "[f'{sys.version_info[0]}.{sys.version_info[1]}', {d.metadata['Name']: d.version "
+         "for d in m.distributions()}]))"],
+        env=image.env, capture_output=True, text=True, check=True)
+    version, installed = json.loads(found.stdout)
+    pins = [Requirement(line) for line in lines if line.strip()]
+    wanted = {pin.name: next(iter(pin.specifier)).version for pin in pins
+              if pin.marker is None or pin.marker.evaluate({"python_version": version})}
+    assert {name: installed.get(name) for name in wanted} == wanted
 
 
 def check_format(graded: Graded) -> dict:
