@@ -20,8 +20,8 @@ code runs and before anything in the scratch folder is opened:
    allowed no further processes or threads, and no capability but reading
    files (only kept under Landlock, which then decides what may be read);
 6. seccomp (libseccomp): no sockets of any kind, no new namespaces, no
-   ptrace, no mounts, no keyrings, BPF, io_uring or memfds, no change of
-   scheduling priority;
+   ptrace, no mounts, no keyrings, BPF, io_uring, memfds or SysV/POSIX IPC, no
+   change of scheduling priority;
 7. (in the fork server, once) a new, empty network namespace.
 """
 
@@ -57,7 +57,10 @@ DENIED_SYSCALLS = ("socket", "socketpair", "connect", "bind", "unshare", "setns"
                    "chroot", "keyctl", "add_key", "request_key", "bpf", "perf_event_open",
                    "userfaultfd", "io_uring_setup", "kcmp", "open_by_handle_at",
                    "name_to_handle_at", "fsopen", "fsmount", "open_tree", "move_mount",
-                   "memfd_create", "memfd_secret",  # memory outside RLIMIT_AS
+                   "memfd_create", "memfd_secret",  # memory outside RLIMIT_AS, and
+                   # SysV and POSIX IPC, which outlives the process too (where no IPC
+                   # namespace can be made, as in a container)
+                   "shmget", "shmat", "msgget", "semget", "mq_open",
                    # a lower priority would turn waits for a CPU, which a limit excuses as
                    # machine load, into a way to stall (sandbox.Wait)
                    "setpriority", "sched_setscheduler", "sched_setattr", "sched_setparam")
@@ -176,8 +179,9 @@ def _landlock(scratch: str) -> list[str]:
 
 def _other_user(scratch: str, uid: int | None, read_anything: bool) -> None:
     """Become an unprivileged user; with read_anything (only under Landlock, which then
-    decides what may be read) keep CAP_DAC_READ_SEARCH so that the Python installation
-    stays importable even where it lives in a folder other users cannot enter."""
+    decides what may be read) keep CAP_DAC_READ_SEARCH, where the container allows it,
+    so that the Python installation stays importable even where it lives in a folder
+    other users cannot enter."""
     if uid is None:
         raise OSError("the grader is not running as root")
     os.chown(scratch, uid, uid)
@@ -186,10 +190,18 @@ def _other_user(scratch: str, uid: int | None, read_anything: bool) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    read = 1 << CAP_DAC_READ_SEARCH if read_anything else 0
+    _keep_only(1 << CAP_DAC_READ_SEARCH if read_anything else 0)
+
+
+def _keep_only(capabilities: int) -> None:
+    """After the change of user: keep these capabilities (a mask of the lower 32) and no
+    other, or, where the container withholds them, none at all. Never fails quietly: a
+    process that kept root's capabilities could make itself root again."""
     header = struct.pack("=Ii", CAPABILITY_VERSION_3, 0)
-    data = struct.pack("=6I", read, read, 0, 0, 0, 0)
-    _or_oserror(LIBC.capset(header, data), "capset")
+    for keep in (capabilities, 0):
+        if LIBC.capset(header, struct.pack("=6I", keep, keep, 0, 0, 0, 0)) == 0:
+            return
+    raise RuntimeError("could not drop root's capabilities after the change of user")
 
 
 def seccomp_filter() -> SeccompFilter | None:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from autograder import sandbox, wire
 from autograder.sandbox import (
@@ -17,6 +22,7 @@ from autograder.sandbox import (
     Worker,
     stand_in_answer,
 )
+from autograder.uids import claim_uid
 
 LOAD_CASES = [
     ("def mse(:\n    pass\n", "syntax_error", "line 1"),
@@ -584,3 +590,63 @@ def test_student_code_cannot_lower_its_priority(tmp_path, quick_course, zygote):
     with Worker(zygote, path, quick_course.limits) as worker:
         assert worker.load().status == "ok"
         assert worker.call("f", (1,), {})[0] != 0
+
+
+CAPABILITIES_LEFT = """
+import ctypes, os, struct, sys
+from autograder import confine
+libc = ctypes.CDLL(None, use_errno=True)
+libc.prctl(24, confine.CAP_DAC_READ_SEARCH, 0, 0, 0)  # PR_CAPBSET_DROP: a container without it
+def status():
+    return dict(line.split(":\t") for line in open("/proc/self/status").read().splitlines())
+everything = int(status()["CapPrm"], 16) & ~(1 << confine.CAP_DAC_READ_SEARCH)
+assert libc.capset(struct.pack("=Ii", confine.CAPABILITY_VERSION_3, 0),
+                   struct.pack("=6I", everything & 0xFFFFFFFF, everything & 0xFFFFFFFF, 0,
+                               everything >> 32, everything >> 32, 0)) == 0
+try:
+    confine._other_user(sys.argv[1], int(sys.argv[2]), read_anything=True)
+except OSError:
+    pass
+status = dict(line.split(":\\t") for line in open("/proc/self/status").read().splitlines())
+print(status["Uid"].split()[0], int(status["CapPrm"], 16), int(status["CapEff"], 16))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changing user needs root")
+def test_a_container_without_the_read_capability_leaves_student_code_no_capability(tmp_path):
+    """Where the container withholds CAP_DAC_READ_SEARCH, student code keeps no capability
+    at all (with root's, it could make itself root again)."""
+    uid = claim_uid()
+    try:
+        done = subprocess.run([sys.executable, "-c", CAPABILITIES_LEFT, str(tmp_path),
+                               str(uid.number)], capture_output=True, text=True, cwd=ROOT,
+                              timeout=60)
+    finally:
+        uid.release()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(uid.number), "0", "0"]
+
+
+SYSTEM_V_IPC = """
+import ctypes, json
+from autograder import confine
+libc = ctypes.CDLL(None, use_errno=True)
+confine._seccomp(confine.seccomp_filter())
+made = {"shmget": libc.shmget(0, 4096, 0o1600), "msgget": libc.msgget(0, 0o1600),
+        "semget": libc.semget(0, 1, 0o1600), "mq_open": libc.mq_open(b"/knock", 0o102, 0o600, None)}
+for remove, name in ((libc.shmctl, "shmget"), (libc.msgctl, "msgget"), (libc.semctl, "semget")):
+    if made[name] != -1:
+        remove(made[name], 0, None)  # IPC_RMID
+if made["mq_open"] != -1:
+    libc.mq_unlink(b"/knock")
+print(json.dumps(made))
+"""
+
+
+def test_seccomp_alone_denies_memory_and_queues_shared_between_processes():
+    """SysV shared memory, queues and semaphores and POSIX queues would outlive the
+    process, outside its memory limit, where no IPC namespace can be made (a container)."""
+    done = subprocess.run([sys.executable, "-c", SYSTEM_V_IPC], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == dict.fromkeys(["shmget", "msgget", "semget", "mq_open"], -1)
