@@ -5,7 +5,8 @@ root, to build the image; then, for every submission, it runs run_autograder as 
 a fresh container with the student's files in /autograder/submission, and uploads
 /autograder/results/results.json. Here setup.sh installs REQUIREMENTS with pip into the
 image's python3, and run_autograder makes /autograder/source root's alone (the
-reference, the hidden tests, course.yaml) before it runs ``main``: the same job as
+reference, the hidden tests, course.yaml) before it runs ``main``, which first closes
+the folders every user may write to (close_shared), then runs the same job as
 ``python -m autograder grade`` (collect, then grade_batch: the reference checked under
 the limits, student code confined by every layer the container allows) on the student's
 file, and results.json made from the result `grade` saves (results.py),
@@ -15,13 +16,15 @@ never shows students (nor the run's stdout: ``stdout_visibility`` is hidden).
 
 The zip keeps otter's layout too (tests/, and files/ that otter copies beside the
 submission), so ``otter run -a autograder.zip`` works as before. The folder that stands
-for /autograder is AUTOGRADER_ROOT, so a test can lay one out anywhere.
+for /autograder is AUTOGRADER_ROOT, and AUTOGRADER_SHARED names the shared folders, so a
+test can lay one out anywhere.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -35,8 +38,12 @@ from autograder.results import SavedResult, to_json
 from autograder.submissions import SUFFIXES, collect
 
 ROOT_VARIABLE, DEFAULT_ROOT = "AUTOGRADER_ROOT", "/autograder"
+# the container's folders that every user may write to (os.pathsep between them)
+SHARED_VARIABLE, DEFAULT_SHARED = "AUTOGRADER_SHARED", ("/tmp", "/var/tmp", "/dev/shm",
+                                                        "/run/lock")
 FILES, TESTS = "files", "tests"  # in the source folder: otter's layout
 COURSE = f"{FILES}/course.yaml"  # the course as the grader reads it inside the zip
+MOST_ENTRIES = 10_000  # files and folders looked at in one submission
 
 SETUP = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image: the packages
@@ -102,28 +109,38 @@ class Unusable(Exception):
     upload."""
 
 
-def _candidates(folder: Path) -> list[Path]:
+def _candidates(folder: Path, upload: str) -> list[Path]:
     """Every .py and .ipynb file in the submission, its subfolders included, but not hidden
     ones (.ipynb_checkpoints, __MACOSX's ._ files). Links are never followed, and a file
-    with other names (a hard link) is not the student's alone: it could be one of ours."""
-    found = []
-    for top, folders, names in os.walk(folder):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
-        paths = [Path(top) / name for name in sorted(names)
-                 if name.endswith(SUFFIXES) and not name.startswith(".")]
-        found += [path for path in paths if not path.is_symlink() and path.is_file()
-                  and path.stat().st_nlink == 1]
-    return found
+    with other names (a hard link) is not the student's alone: it could be one of ours.
+    Looks at MOST_ENTRIES files and folders at most, however deep they are nested."""
+    found, looked, folders = [], 0, [folder]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as scan:
+                entries = [entry for entry in scan if not entry.name.startswith(".")]
+        except OSError as error:
+            raise Unusable(f"Your submission has a folder that cannot be read "
+                           f"({error.strerror}): {upload}.") from None
+        looked += len(entries)
+        if looked > MOST_ENTRIES:
+            raise Unusable(f"Your submission has more than {MOST_ENTRIES} files and folders: "
+                           f"{upload}.")
+        folders += [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)]
+        found += [Path(entry.path) for entry in entries if entry.name.endswith(SUFFIXES)
+                  and entry.is_file(follow_symlinks=False)
+                  and entry.stat(follow_symlinks=False).st_nlink == 1]
+    return sorted(found)
 
 
 def choose(folder: Path, course: Course) -> list[Path]:
     """The student's file: the one named like course.yaml's student_file (the .py or the
     notebook; when both are there, `collect` takes the newest), else the only one there is."""
     stem = course.module
-    found = _candidates(folder)
+    upload = f"upload only {course.student_file} (or {stem}.ipynb) and submit again"
+    found = _candidates(folder, upload)
     named = [path for path in found if path.stem == stem]
     chosen = named or found
-    upload = f"upload only {course.student_file} (or {stem}.ipynb) and submit again"
     if not chosen:
         raise Unusable(f"Your submission has no {course.student_file} or {stem}.ipynb: "
                        f"{upload}.")
@@ -151,10 +168,11 @@ def refusal(message: str) -> dict:
     return {"score": 0.0, "output": message, "tests": [], "stdout_visibility": "hidden"}
 
 
-def grade(layout: Layout, out: Path) -> tuple[dict, str]:
+def grade(layout: Layout, out: Path, open_folders: list[str]) -> tuple[dict, str]:
     """Grade the submission in layout with our `grade` job into out: its results.json, and
-    the log for the instructor (Gradescope shows run_autograder's stdout to staff only).
-    A failure of the grader itself (course.yaml, the reference under the limits) raises."""
+    the log for the instructor (Gradescope shows run_autograder's stdout to staff only);
+    open_folders: the shared folders close_shared could not close. A failure of the grader
+    itself (course.yaml, the reference under the limits) raises."""
     course = load_course(layout.course)
     try:
         chosen = choose(layout.submission, course)
@@ -165,8 +183,8 @@ def grade(layout: Layout, out: Path) -> tuple[dict, str]:
     if outcome.state != "graded":
         raise RuntimeError(f"the grader failed on {chosen[0].name}: {outcome.detail}")
     [saved] = summary.results
-    return (for_gradescope(saved, course.gradescope, summary.unprotected),
-            _log(saved, summary.unprotected))
+    unprotected = summary.unprotected + open_folders
+    return for_gradescope(saved, course.gradescope, unprotected), _log(saved, unprotected)
 
 
 def _log(saved: SavedResult, unprotected: list[str]) -> str:
@@ -179,11 +197,43 @@ def _log(saved: SavedResult, unprotected: list[str]) -> str:
     return "\n".join(lines)
 
 
+def shared_folders(layout: Layout) -> list[Path]:
+    """The folders to close: AUTOGRADER_SHARED's, else, in Gradescope's own container
+    (/autograder), DEFAULT_SHARED and the temporary folder; none elsewhere."""
+    given = os.environ.get(SHARED_VARIABLE)
+    if given is not None:
+        return [Path(folder) for folder in given.split(os.pathsep) if folder]
+    if layout.root != Path(DEFAULT_ROOT):
+        return []
+    return [Path(folder) for folder in (*DEFAULT_SHARED, tempfile.gettempdir())]
+
+
+def close_shared(folders: list[Path]) -> list[str]:
+    """Close folders that every user may write to (/tmp, /dev/shm, ...) to all but their
+    owner, as Gradescope's container grades one submission and is thrown away. Student
+    code, run as another user, can then write only in its own scratch folder, which is
+    removed before the results are written, even where the container allows no private
+    tmpfs: it cannot fill the disk the results go to, nor /dev/shm's memory. Returns
+    those it could not close."""
+    failed = []
+    for folder in folders:
+        try:
+            mode = folder.stat().st_mode
+            if mode & (stat.S_IWGRP | stat.S_IWOTH):
+                folder.chmod(stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            failed.append(f"{folder} closed to other users ({error.strerror})")
+    return failed
+
+
 def main() -> int:
     layout = Layout(Path(os.environ.get(ROOT_VARIABLE, DEFAULT_ROOT)))
     try:
+        open_folders = close_shared(shared_folders(layout))
         with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
-            results, log = grade(layout, Path(temporary))
+            results, log = grade(layout, Path(temporary), open_folders)
     except BaseException:
         layout.results_json.unlink(missing_ok=True)  # no score from a failed run, whoever wrote it
         raise

@@ -32,7 +32,14 @@ from conftest import GRADED_CORPUS_PY, ROOT, SUBMISSIONS
 
 from autograder import wire
 from autograder.course import VISIBILITIES, CourseError, Gradescope, load_course
-from autograder.gradescope import Unusable, choose, for_gradescope
+from autograder.gradescope import (
+    Layout,
+    Unusable,
+    choose,
+    close_shared,
+    for_gradescope,
+    shared_folders,
+)
 from autograder.release import build_autograder_zip, reference_notebook
 from autograder.results import from_json
 
@@ -110,6 +117,7 @@ class Graded:
     seconds: float
     finished: float  # time.monotonic() when run_autograder ended
     source_mode: int  # the mode of source/ once run_autograder has run
+    shared_mode: int  # and of the folder that stands for the container's /tmp
 
 
 @dataclass(frozen=True)
@@ -127,16 +135,20 @@ class Image:
             (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
             (root / "submission" / name).write_text(content.replace("{root}", str(root)))
         (root / "results").mkdir()
+        (root / "shared").mkdir(mode=0o1777)  # stands for the container's /tmp
+        (root / "shared").chmod(0o1777)
         shutil.copy2(self.source / "run_autograder", root / "run_autograder")
         start = time.monotonic()
         done = subprocess.run([str(root / "run_autograder")], cwd=root, capture_output=True,
-                              text=True, env={**self.env, "AUTOGRADER_ROOT": str(root)},
+                              text=True, env={**self.env, "AUTOGRADER_ROOT": str(root),
+                                              "AUTOGRADER_SHARED": str(root / "shared")},
                               timeout=300)
         finished = time.monotonic()
         assert done.returncode == 0, done.stdout + done.stderr
         results = json.loads((root / "results" / "results.json").read_text())
         return Graded(root, results, finished - start, finished,
-                      stat.S_IMODE((root / "source").stat().st_mode))
+                      stat.S_IMODE((root / "source").stat().st_mode),
+                      stat.S_IMODE((root / "shared").stat().st_mode))
 
 
 def unpack(zip_path: Path, folder: Path) -> None:
@@ -253,6 +265,7 @@ def test_setup_installs_exactly_the_pins_for_the_images_python(zip_path, image):
 def check_format(graded: Graded) -> dict:
     jsonschema.validate(graded.results, RESULTS)
     assert graded.source_mode == 0o700
+    assert graded.shared_mode == 0o1755  # student code may write only in its scratch folder
     return graded.results
 
 
@@ -363,3 +376,26 @@ def test_the_file_to_grade_is_the_named_one_or_the_only_one(course, tmp_path):
                    make(tmp_path / "e", "notes.txt")):
         with pytest.raises(Unusable, match=r"upload only backprop.py \(or backprop.ipynb\)"):
             choose(folder, course)
+
+
+def test_folders_nested_deep_or_many_files_never_stop_the_run(course, tmp_path):
+    deep = make(tmp_path / "deep", "backprop.py")
+    nested = [deep / "a"]
+    for _ in range(1100):  # deeper than Python's recursion goes
+        nested[-1].mkdir()
+        nested.append(nested[-1] / "a")
+    try:
+        assert choose(deep, course) == [deep / "backprop.py"]
+    finally:  # from the bottom up: shutil.rmtree, like os.walk, would recurse too deep
+        for folder in reversed(nested[:-1]):
+            folder.rmdir()
+    crowded = make(tmp_path / "crowded", "backprop.py", *(f"x/{i}.txt" for i in range(10_001)))
+    with pytest.raises(Unusable, match="more than 10000 files and folders"):
+        choose(crowded, course)
+
+
+def test_only_gradescopes_own_container_has_its_shared_folders_closed(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTOGRADER_SHARED", raising=False)
+    assert shared_folders(Layout(tmp_path)) == []  # a trial run elsewhere: /tmp stays open
+    assert Path("/tmp") in shared_folders(Layout(Path("/autograder")))
+    assert close_shared([tmp_path / "missing"]) == []
