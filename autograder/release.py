@@ -47,7 +47,8 @@ METADATA_FIELDS = ["Name", "Version", "Summary", "Requires-Python", "Requires-Di
                    "Provides-Extra"]
 STUDENT_COURSE_HEAD = ("# Made by `python -m autograder release` from the instructor's "
                        "course.yaml:\n# the settings `check` needs; the public tests are in "
-                       "tests/.\n")
+                       "tests/. The seed of the hidden\n# tests is not released: 0 stands "
+                       "for it, and no public test uses it.\n")
 ZIP_COURSE_HEAD = ("# Made by `python -m autograder release` from the instructor's course.yaml,"
                    "\n# with its paths as they are inside autograder.zip.\n")
 
@@ -222,9 +223,9 @@ def _course_yaml(course: Course, head: str, changes: dict[str, Any]) -> str:
 
 def student_course(course: Course) -> dict[str, str]:
     """The public side of the course, by path inside the package: a course.yaml whose tests
-    are the public tests beside it, and those tests."""
-    tests = {"tests": {"source": "tests", "public": "tests"}}
-    files = {"student/course.yaml": _course_yaml(course, STUDENT_COURSE_HEAD, tests)}
+    are the public tests beside it (and whose seed is not the course's), and those tests."""
+    public = {"tests": {"source": "tests", "public": "tests"}, "seed": 0}
+    files = {"student/course.yaml": _course_yaml(course, STUDENT_COURSE_HEAD, public)}
     files.update({f"student/tests/{name}": text for name, text in public_tests(course).items()})
     files[f"student/{CAUSES}"] = json.dumps(_causes(course, files), indent=1, sort_keys=True)
     return files

@@ -313,8 +313,9 @@ class Worker:
                 "waiting for a CPU (waiting for something that never comes?)")
 
     def _used_up(self) -> str:
-        return (f"could not finish: your submission used up its time "
-                f"({self.limits.submission_seconds:g} s in all)")
+        seconds = self.limits.submission_seconds
+        return (f"could not finish: your submission used up its time ({seconds:g} s of CPU "
+                f"time in all, or {WALL_FACTOR * seconds:g} s on the clock)")
 
     def call(self, name: str, args: tuple, kwargs: dict, stand_ins: StandIns | None = None,
              foresee: Foresee | None = None) -> tuple[Any, dict[str, Any]]:

@@ -173,7 +173,8 @@ def test_calls_after_the_submissions_time_is_spent_say_so(tmp_path, quick_course
                 worker.call(name, (1,), {})
             faults.append(str(fault.value))
     assert faults[0] == "did not finish within 1 s (an endless loop?)"
-    assert faults[1:] == ["could not finish: your submission used up its time (1.5 s in all)"] * 2
+    assert faults[1:] == ["could not finish: your submission used up its time (1.5 s of CPU "
+                          "time in all, or 4.5 s on the clock)"] * 2
 
 
 PARSE_MEMORY_MB = 16  # the most that parsing one reply may cost (README)

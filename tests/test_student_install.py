@@ -21,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 from conftest import ROOT, SUBMISSIONS
 
 from autograder.release import build_student_wheel, reference_notebook, write_student_files
@@ -140,11 +141,13 @@ def student(background) -> Used:
     return background.result("student", install_and_use)
 
 
-def test_the_install_holds_nothing_of_the_instructor(student):
+def test_the_install_holds_nothing_of_the_instructor(student, course):
     package = Path(student.package.stdout.strip())
     assert ROOT not in package.parents
     files = student.files
-    assert "student/course.yaml" in files
+    # the seed of the hidden tests' inputs (and of the epochs train's step case checks)
+    released = yaml.safe_load((package / "student" / "course.yaml").read_text())
+    assert released["seed"] != course.seed
     assert not [f for f in files if "solutions" in f or f.endswith("mistakes.yaml")]
     tests = [f for f in files if f.startswith("student/tests/") and f.count("/") == 2
              and f.endswith(".py")]
