@@ -23,6 +23,7 @@ Outside a course the same grades go to OUT/gradebook.db (step 3 only).
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import sys
@@ -48,6 +49,7 @@ from nbgrader.preprocessors import (
 from autograder.course import Course, Exercise
 from autograder.errors import InputError
 from autograder.results import SavedCase, SavedResult
+from autograder.sandbox import SUBMISSION_LIMIT
 from autograder.statuses import Status
 
 SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
@@ -182,35 +184,70 @@ def _up_to_date(url: str, course: Course, grades: _Student, root: Path | None) -
 
 
 def _autograde(url: str, course: Course, grades: _Student, root: Path | None) -> None:
-    resources = {"nbgrader": {"notebook": course.module, "assignment": course.assignment,
-                              "student": grades.id, "db_url": url}}
-    notebook = _notebook(course, grades, root, resources) if root else _grade_cells(course)
-    _fill(notebook, grades)
-    if root:
-        _write_autograded(root, course, grades.id, notebook)
     with Gradebook(url) as book:
         book.update_or_create_student(grades.id)
         book.update_or_create_submission(course.assignment, grades.id,
                                          timestamp=grades.timestamp)
+    if root is None:
+        _save(url, course, grades, _grade_cells(course), root)
+        return
+    try:
+        _save(url, course, grades, _notebook(url, course, grades, root), root)
+    except Exception:  # the student's notebook, which sanitising let through: ours alone
+        _save(url, course, grades, _grade_cells(course), root)
+
+
+def _save(url: str, course: Course, grades: _Student, notebook, root: Path | None) -> None:
+    """Our results in the notebook's grade cells, the notebook in autograded/ (in a
+    course), and its scores in the gradebook, by nbgrader's own steps."""
+    resources = _resources(url, course, grades.id)
+    _fill(notebook, grades)
+    if root:
+        _write_autograded(root, course, grades.id, notebook)
     for step in SAVE:
         notebook, resources = step().preprocess(notebook, resources)
 
 
-def _notebook(course: Course, grades: _Student, root: Path, resources: dict):
-    """The student's notebook sanitised by nbgrader; only our grade cells when there is
-    none (a .py was graded) or it cannot be sanitised (damaged, or tampered with)."""
+def _resources(url: str, course: Course, student: str) -> dict:
+    return {"nbgrader": {"notebook": course.module, "assignment": course.assignment,
+                         "student": student, "db_url": url}}
+
+
+def _notebook(url: str, course: Course, grades: _Student, root: Path):
+    """The student's notebook sanitised by nbgrader, with no graded cell but ours and no
+    markup of the student's; only our grade cells when there is none (a .py was
+    graded), it is over the size the grader reads, or it cannot be sanitised (damaged,
+    or tampered with)."""
     path = _submitted(root, course, grades.id) / f"{course.module}.ipynb"
+    resources = _resources(url, course, grades.id)
     try:
+        if path.stat().st_size > SUBMISSION_LIMIT:
+            return _grade_cells(course)
         notebook = nbformat.read(path, as_version=4)
         for step in SANITIZE:
             notebook, resources = step().preprocess(notebook, resources)
     except Exception:  # the notebook is the student's: whatever is wrong with it
         return _grade_cells(course)
+    _only_ours(notebook, course)
     present = {cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
                if utils.is_grade(cell)}
     notebook.cells += [cell for cell in _grade_cells(course).cells
                        if cell.metadata["nbgrader"]["grade_id"] not in present]
     return notebook
+
+
+def _only_ours(notebook, course: Course) -> None:
+    """No cell is graded but an exercise's grade cell, and no task (nbgrader's checksums
+    leave both flags out, and a task with no comment row stops SaveAutoGrades); the
+    student's own markdown is shown as text, never as markup (a script in it would run in
+    formgrader and on the feedback page)."""
+    exercises = {exercise.id for exercise in course.exercises}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("task") or (meta.get("grade") and meta.get("grade_id") not in exercises):
+            meta.update(task=False, grade=False)
+        if cell.cell_type in ("markdown", "raw") and not meta.get("locked"):
+            cell.source = html.escape(cell.source, quote=False)
 
 
 def _grade_cells(course: Course):

@@ -4,7 +4,8 @@ Accepted, for each PATH given to ``grade`` (a submission is a ``.py`` file or a
 Jupyter notebook, ``.ipynb``):
 - a student's file (the student id is the file name without its suffix);
 - a folder of such files;
-- nbgrader's ``submitted/<student>/<assignment>/<student_file>`` layout;
+- nbgrader's ``submitted/<student>/<assignment>/<student_file>`` layout (the
+  notebook, else the .py, else the newest .py or notebook in that folder);
 - a Canvas "Download submissions" zip, or the folder it extracts to, with
   names like ``smithjane_LATE_12345_67890_backprop.py`` (student ``smithjane``,
   Canvas user 12345, marked late). When two Canvas users share a name, each id
@@ -162,15 +163,25 @@ def _flat(entries: list[_Entry]) -> list[_Found]:
 
 
 def _nbgrader(folder: Path, course: Course) -> list[_Found]:
-    stem = course.module
-    paths = sorted(p for suffix in SUFFIXES
-                   for p in folder.glob(f"*/{course.assignment}/{stem}{suffix}"))
-    for path in paths:
-        for part in (path.parent.parent, path.parent, path):
-            _refuse_link(part)
-        _refuse_special(path)
-    return [_Found(p.parent.parent.name, ("nbgrader", p.parent.parent.name),
-                   _Entry(p.name, p, str(p), str(p.parent))) for p in paths]
+    """Each submitted/<student>/<assignment>/ folder's file: the notebook named like the
+    student file (what nbgrader autogrades), else the .py, else every .py or notebook
+    there (the newest is graded, with a note): a renamed file still gets its row."""
+    found = []
+    for assignment in sorted(folder.glob(f"*/{course.assignment}")):
+        student = assignment.parent.name
+        _refuse_link(assignment.parent)
+        _refuse_link(assignment)
+        if not assignment.is_dir():
+            continue
+        files = sorted(p for p in assignment.iterdir()
+                       if p.suffix in SUFFIXES and not p.name.startswith("."))
+        named = [p for p in files if p.stem == course.module]
+        for path in [p for p in named if p.suffix == ".ipynb"] or named or files:
+            _refuse_link(path)
+            _refuse_special(path)
+            found.append(_Found(student, ("nbgrader", student),
+                                _Entry(path.name, path, str(path), str(assignment))))
+    return found
 
 
 def _in_folder(folder: Path, course: Course) -> list[_Found]:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -249,6 +250,61 @@ def test_nbgrader_autograde_first_then_our_grade_force_gives_ours(classroom):
         submission = api.get_submission("backprop", student)
         assert submission["score"] == pytest.approx(room.ours(student)["score"])
         assert (submission["autograded"], submission["needs_manual_grade"]) == (True, False)
+
+
+def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script: bool = False,
+             task: bool = False) -> Path:
+    """A student's submission made from bob's: renamed, with a script in a markdown cell of
+    its own, or with the first locked markdown cell made a task (nbgrader's checksums
+    ignore that flag)."""
+    folder = room.course / "submitted" / student / "backprop"
+    shutil.copytree(room.course / "submitted" / "bob" / "backprop", folder)
+    notebook = nbformat.read(folder / "backprop.ipynb", 4)
+    if task:
+        first = next(cell for cell in notebook.cells if cell.cell_type == "markdown"
+                     and cell.metadata.get("nbgrader", {}).get("locked"))
+        first.metadata["nbgrader"]["task"] = True
+    if script:
+        notebook.cells.append(nbformat.v4.new_markdown_cell(
+            "<script>document.title = 'owned'</script><img src=x onerror=alert(1)>"))
+    (folder / "backprop.ipynb").unlink()
+    nbformat.write(notebook, folder / name)
+    return folder
+
+
+def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classroom):
+    room = classroom.copy("tampered")
+    tampered(room, "aaa", task=True, script=True)  # graded before everyone else
+    tampered(room, "dan", name="backprop (1).ipynb")
+    eve = tampered(room, "eve")  # and a newer .py that is not the notebook nbgrader grades
+    time.sleep(0.01)
+    shutil.copy(ROOT / "solutions" / "backprop.py", eve / "backprop.py")
+    room.grade()
+    room.nbgrader(room.course, "export")
+    with open(room.course / "grades.csv", newline="") as handle:
+        exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+    bob = room.ours("bob")["score"]
+    assert {student: room.ours(student)["score"] for student in ("aaa", "dan", "eve")} == {
+        "aaa": bob, "dan": bob, "eve": bob}
+    assert exported == {student: room.ours(student)["score"]
+                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve")}
+    page = nbformat.writes(nbformat.read(
+        room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb", 4))
+    assert "<script>" not in page and "<img" not in page
+
+
+def test_a_notebook_nbgrader_cannot_save_gets_our_grade_cells_alone(classroom, monkeypatch):
+    """Whatever else in a student's notebook stops nbgrader's SaveAutoGrades (here the task
+    that _only_ours would clear), the student is graded with our grade cells alone."""
+    room = classroom.copy("unsaveable")
+    tampered(room, "aaa", task=True)
+    monkeypatch.setattr(nbgrader_course, "_only_ours", lambda notebook, course: None)
+    room.grade()
+    submission = room.api().get_submission("backprop", "aaa")
+    assert submission["score"] == room.ours("aaa")["score"] == room.ours("bob")["score"]
+    cells = nbformat.read(room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb",
+                          4).cells
+    assert [cell.metadata["nbgrader"]["grade_id"] for cell in cells] == list(EXERCISES)
 
 
 @pytest.mark.parametrize("files, found", [
