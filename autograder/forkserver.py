@@ -34,6 +34,7 @@ def _rlimits(limits: Limits) -> dict[str, int]:
         "RLIMIT_FSIZE": FILE_LIMIT,
         "RLIMIT_NOFILE": 64,
         "RLIMIT_CORE": 0,
+        "RLIMIT_MSGQUEUE": 0,  # POSIX queues, where a container's /dev/mqueue is open
     }
 
 

@@ -40,7 +40,7 @@ from autograder.submissions import SUFFIXES, collect
 ROOT_VARIABLE, DEFAULT_ROOT = "AUTOGRADER_ROOT", "/autograder"
 # the container's folders that every user may write to (os.pathsep between them)
 SHARED_VARIABLE, DEFAULT_SHARED = "AUTOGRADER_SHARED", ("/tmp", "/var/tmp", "/dev/shm",
-                                                        "/run/lock")
+                                                        "/dev/mqueue", "/run/lock")
 FILES, TESTS = "files", "tests"  # in the source folder: otter's layout
 COURSE = f"{FILES}/course.yaml"  # the course as the grader reads it inside the zip
 MOST_ENTRIES = 10_000  # files and folders looked at in one submission
@@ -113,19 +113,23 @@ def _candidates(folder: Path, upload: str) -> list[Path]:
     """Every .py and .ipynb file in the submission, its subfolders included, but not hidden
     ones (.ipynb_checkpoints, __MACOSX's ._ files). Links are never followed, and a file
     with other names (a hard link) is not the student's alone: it could be one of ours.
-    Looks at MOST_ENTRIES files and folders at most, however deep they are nested."""
+    Looks at MOST_ENTRIES files and folders at most (hidden ones too), however deep they
+    are nested."""
     found, looked, folders = [], 0, [folder]
     while folders:
+        entries = []
         try:
             with os.scandir(folders.pop()) as scan:
-                entries = [entry for entry in scan if not entry.name.startswith(".")]
+                for entry in scan:  # counted as read: a folder of millions stops early
+                    looked += 1
+                    if looked > MOST_ENTRIES:
+                        raise Unusable(f"Your submission has more than {MOST_ENTRIES} files "
+                                       f"and folders: {upload}.")
+                    if not entry.name.startswith("."):
+                        entries.append(entry)
         except OSError as error:
             raise Unusable(f"Your submission has a folder that cannot be read "
                            f"({error.strerror}): {upload}.") from None
-        looked += len(entries)
-        if looked > MOST_ENTRIES:
-            raise Unusable(f"Your submission has more than {MOST_ENTRIES} files and folders: "
-                           f"{upload}.")
         folders += [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)]
         found += [Path(entry.path) for entry in entries if entry.name.endswith(SUFFIXES)
                   and entry.is_file(follow_symlinks=False)
@@ -209,18 +213,24 @@ def shared_folders(layout: Layout) -> list[Path]:
 
 
 def close_shared(folders: list[Path]) -> list[str]:
-    """Close folders that every user may write to (/tmp, /dev/shm, ...) to all but their
-    owner, as Gradescope's container grades one submission and is thrown away. Student
+    """Close folders that every user may write to (/tmp, /dev/shm, /dev/mqueue, ...), and
+    the folders in them, to all but their owner, as Gradescope's container grades one
+    submission and is thrown away. Student
     code, run as another user, can then write only in its own scratch folder, which is
     removed before the results are written, even where the container allows no private
     tmpfs: it cannot fill the disk the results go to, nor /dev/shm's memory. Returns
     those it could not close."""
-    failed = []
-    for folder in folders:
+    failed, stack = [], list(folders)
+    while stack:  # and the folders in them, such as /tmp/.X11-unix: no recursion
+        folder = stack.pop()
         try:
-            mode = folder.stat().st_mode
+            mode = folder.lstat().st_mode
+            if not stat.S_ISDIR(mode):
+                continue
             if mode & (stat.S_IWGRP | stat.S_IWOTH):
                 folder.chmod(stat.S_IMODE(mode) & ~(stat.S_IWGRP | stat.S_IWOTH))
+            with os.scandir(folder) as entries:
+                stack += [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
             continue
         except OSError as error:

@@ -17,15 +17,15 @@ results.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -451,9 +451,8 @@ class Worker:
         return code
 
     def _remove_scratch(self) -> None:
-        """shutil.rmtree works on descriptors without following links (Linux)."""
         if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            remove_tree(self.scratch)
             self.scratch = None
 
     def close(self) -> None:
@@ -462,6 +461,66 @@ class Worker:
         self.prints.close()
         self.arena.close()
         os.close(self.source)
+
+
+def remove_tree(top: Path) -> None:
+    """Remove a folder that student code filled, without following links, however deep
+    or wide it is, with constant memory and paths of two names at most: each folder
+    found in top is removed when empty, else its entries are moved up into top first.
+    Never raises: what cannot be removed is left (the student's process is gone)."""
+    try:
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        names = itertools.count()
+        while _empty_one_level(fd, names):
+            pass
+        os.rmdir(top)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _empty_one_level(fd: int, names: Iterator[int]) -> bool:
+    """Remove what is directly in the folder fd: files and links, and folders once their
+    entries are moved up into it (under new names from names). Whether any was a folder."""
+    more = False
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    more = True
+                    _hoist(fd, entry.name, names)
+                else:
+                    os.unlink(entry.name, dir_fd=fd)
+            except FileNotFoundError:  # listed twice while the folder changed
+                continue
+    return more
+
+
+def _hoist(fd: int, name: str, names: Iterator[int]) -> None:
+    """Move the entries of the folder name (in the folder fd) up into fd; remove it."""
+    os.chmod(name, 0o700, dir_fd=fd)  # a folder its student closed to all
+    inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    try:
+        with os.scandir(inner) as children:
+            for child in children:
+                os.rename(child.name, _free_name(fd, names), src_dir_fd=inner, dst_dir_fd=fd)
+    finally:
+        os.close(inner)
+    os.rmdir(name, dir_fd=fd)
+
+
+def _free_name(fd: int, names: Iterator[int]) -> str:
+    """A name no entry of the folder fd has."""
+    while True:
+        name = f".up{next(names)}"
+        try:
+            os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return name
 
 
 @dataclass(frozen=True)

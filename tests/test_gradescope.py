@@ -399,3 +399,11 @@ def test_only_gradescopes_own_container_has_its_shared_folders_closed(tmp_path, 
     assert shared_folders(Layout(tmp_path)) == []  # a trial run elsewhere: /tmp stays open
     assert Path("/tmp") in shared_folders(Layout(Path("/autograder")))
     assert close_shared([tmp_path / "missing"]) == []
+    inner = tmp_path / "tmp" / ".X11-unix"
+    inner.mkdir(parents=True)
+    inner.chmod(0o1777)
+    (tmp_path / "tmp" / "link").symlink_to(tmp_path)  # never followed
+    tmp_path.chmod(0o777)
+    assert close_shared([tmp_path / "tmp"]) == []
+    assert stat.S_IMODE(inner.stat().st_mode) == 0o1755
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o777

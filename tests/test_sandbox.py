@@ -651,3 +651,25 @@ def test_seccomp_alone_denies_memory_and_queues_shared_between_processes():
                           cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == dict.fromkeys(["shmget", "msgget", "semget", "mq_open"], -1)
+
+
+def test_a_scratch_folder_nested_past_any_path_length_is_removed(tmp_path):
+    """Where there is no private tmpfs, what student code left in its scratch folder is
+    removed by the grader: here folders nested 1,400 deep (deeper than Python's recursion
+    goes, longer than a path may be), one of them closed to all, and 2,000 files."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    fd = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY)
+    for i in range(1400):
+        os.mkdir("aa", dir_fd=fd)
+        inner = os.open("aa", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        if i == 700:
+            for n in range(2000):
+                os.close(os.open(f"f{n}", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.symlink(ROOT, "link", dir_fd=fd)  # never followed
+    os.chmod(fd, 0)
+    os.close(fd)
+    sandbox.remove_tree(scratch)
+    assert not scratch.exists() and (ROOT / "README.md").is_file()
