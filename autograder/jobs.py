@@ -301,6 +301,18 @@ def _write_nbgrader_gradebook(course: Course, out: Path, saved: list[SavedResult
     return nbgrader_course.write(course, out, saved, database)
 
 
+def _as_autograde_runs(course: Course, submissions: list[Submission], database: Path,
+                       out: Path) -> list[Submission]:
+    """An nbgrader course's notebooks as its autograde would run them (locked cells
+    restored), if nbgrader is installed."""
+    try:
+        from autograder import nbgrader_course
+    except ImportError:
+        return submissions
+    return nbgrader_course.as_autograde_runs(course, submissions, database,
+                                             out / "unpacked" / "nbgrader")
+
+
 def _fork_server(tasks: list[_Task], zygote: Zygote | None) -> Zygote | None:
     """The fork server for the tasks: the caller's, else one started now (its numpy import
     then overlaps loading the tests); none when nothing is to be graded (the caller's is
@@ -327,6 +339,8 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
         out.mkdir(parents=True, exist_ok=True)
         remove_temporary_files(out)
         batch = batch_key(course)
+        if database:
+            submissions = _as_autograde_runs(course, submissions, database, out)
         tasks, outcomes = _plan(submissions, out, force, batch)
         zygote = _fork_server(tasks, zygote)
         suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts

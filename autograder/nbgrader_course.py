@@ -23,6 +23,7 @@ Outside a course the same grades go to OUT/gradebook.db (step 3 only).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import os
 import shutil
@@ -51,6 +52,7 @@ from autograder.errors import InputError
 from autograder.results import SavedCase, SavedResult
 from autograder.sandbox import SUBMISSION_LIMIT
 from autograder.statuses import Status
+from autograder.submissions import Submission
 
 SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
 SAVE = (SaveAutoGrades, AssignLatePenalties)
@@ -214,26 +216,54 @@ def _resources(url: str, course: Course, student: str) -> dict:
 
 
 def _notebook(url: str, course: Course, grades: _Student, root: Path):
-    """The student's notebook sanitised by nbgrader, with no graded cell but ours and no
-    markup of the student's; only our grade cells when there is none (a .py was
-    graded), it is over the size the grader reads, or it cannot be sanitised (damaged,
-    or tampered with)."""
+    """The student's notebook as sanitised(); only our grade cells when there is none
+    (a .py was graded) or it cannot be sanitised."""
     path = _submitted(root, course, grades.id) / f"{course.module}.ipynb"
-    resources = _resources(url, course, grades.id)
-    try:
-        if path.stat().st_size > SUBMISSION_LIMIT:
-            return _grade_cells(course)
-        notebook = nbformat.read(path, as_version=4)
-        for step in SANITIZE:
-            notebook, resources = step().preprocess(notebook, resources)
-    except Exception:  # the notebook is the student's: whatever is wrong with it
+    notebook = sanitised(url, course, grades.id, path)
+    if notebook is None:
         return _grade_cells(course)
-    _only_ours(notebook, course)
     present = {cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
                if utils.is_grade(cell)}
     notebook.cells += [cell for cell in _grade_cells(course).cells
                        if cell.metadata["nbgrader"]["grade_id"] not in present]
     return notebook
+
+
+def sanitised(url: str, course: Course, student: str, path: Path):
+    """The notebook at path sanitised as autograde does it (outputs cleared, locked cells
+    restored from the gradebook's source), with no graded cell but ours and no markup of
+    the student's; None when it is over the size the grader reads or cannot be sanitised
+    (damaged, or tampered with)."""
+    resources = _resources(url, course, student)
+    try:
+        if path.stat().st_size > SUBMISSION_LIMIT:
+            return None
+        notebook = nbformat.read(path, as_version=4)
+        for step in SANITIZE:
+            notebook, resources = step().preprocess(notebook, resources)
+    except Exception:  # the notebook is the student's: whatever is wrong with it
+        return None
+    _only_ours(notebook, course)
+    return notebook
+
+
+def as_autograde_runs(course: Course, submissions: list[Submission], database: Path,
+                      folder: Path) -> list[Submission]:
+    """In an nbgrader course, each notebook as autograde would run it, so that what is
+    graded is what formgrader shows: sanitised() into folder/<student>/; one that cannot
+    be sanitised is graded as submitted."""
+    url, graded = f"sqlite:///{database}", []
+    for submission in submissions:
+        notebook = (sanitised(url, course, submission.student, submission.path)
+                    if submission.path.suffix == ".ipynb" else None)
+        if notebook is None:
+            graded.append(submission)
+            continue
+        path = folder / submission.student / submission.path.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, path)
+        graded.append(dataclasses.replace(submission, path=path))
+    return graded
 
 
 def _only_ours(notebook, course: Course) -> None:

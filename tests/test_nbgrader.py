@@ -253,17 +253,22 @@ def test_nbgrader_autograde_first_then_our_grade_force_gives_ours(classroom):
 
 
 def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script: bool = False,
-             task: bool = False) -> Path:
+             task: bool = False, hidden: bool = False) -> Path:
     """A student's submission made from bob's: renamed, with a script in a markdown cell of
-    its own, or with the first locked markdown cell made a task (nbgrader's checksums
-    ignore that flag)."""
+    its own, with the first locked markdown cell made a task (nbgrader's checksums
+    ignore that flag), or with the reference's code hidden in the last locked markdown
+    cell, made a code cell (which autograde restores, and formgrader shows restored)."""
     folder = room.course / "submitted" / student / "backprop"
     shutil.copytree(room.course / "submitted" / "bob" / "backprop", folder)
     notebook = nbformat.read(folder / "backprop.ipynb", 4)
+    locked = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+              and cell.metadata.get("nbgrader", {}).get("locked")]
     if task:
-        first = next(cell for cell in notebook.cells if cell.cell_type == "markdown"
-                     and cell.metadata.get("nbgrader", {}).get("locked"))
-        first.metadata["nbgrader"]["task"] = True
+        notebook.cells[locked[0]].metadata["nbgrader"]["task"] = True
+    if hidden:
+        notebook.cells[locked[-1]] = nbformat.v4.new_code_cell(
+            (ROOT / "solutions" / "backprop.py").read_text(),
+            metadata=notebook.cells[locked[-1]].metadata)
     if script:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
             "<script>document.title = 'owned'</script><img src=x onerror=alert(1)>"))
@@ -276,6 +281,7 @@ def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classro
     room = classroom.copy("tampered")
     tampered(room, "aaa", task=True, script=True)  # graded before everyone else
     tampered(room, "dan", name="backprop (1).ipynb")
+    tampered(room, "fay", hidden=True)  # graded as autograde runs it: locked cells restored
     eve = tampered(room, "eve")  # and a newer .py that is not the notebook nbgrader grades
     time.sleep(0.01)
     shutil.copy(ROOT / "solutions" / "backprop.py", eve / "backprop.py")
@@ -284,10 +290,10 @@ def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classro
     with open(room.course / "grades.csv", newline="") as handle:
         exported = {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
     bob = room.ours("bob")["score"]
-    assert {student: room.ours(student)["score"] for student in ("aaa", "dan", "eve")} == {
-        "aaa": bob, "dan": bob, "eve": bob}
+    assert {student: room.ours(student)["score"] for student in ("aaa", "dan", "eve", "fay")} \
+        == dict.fromkeys(("aaa", "dan", "eve", "fay"), bob)
     assert exported == {student: room.ours(student)["score"]
-                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve")}
+                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve", "fay")}
     page = nbformat.writes(nbformat.read(
         room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb", 4))
     assert "<script>" not in page and "<img" not in page
