@@ -164,8 +164,9 @@ def _flat(entries: list[_Entry]) -> list[_Found]:
 
 def _nbgrader(folder: Path, course: Course) -> list[_Found]:
     """Each submitted/<student>/<assignment>/ folder's file: the notebook named like the
-    student file (what nbgrader autogrades), else the .py, else every .py or notebook
-    there (the newest is graded, with a note): a renamed file still gets its row."""
+    student file (what nbgrader autogrades), else the .py, else every regular .py or
+    notebook there (the newest is graded, with a note): a renamed file still gets its
+    row."""
     found = []
     for assignment in sorted(folder.glob(f"*/{course.assignment}")):
         student = assignment.parent.name
@@ -176,7 +177,8 @@ def _nbgrader(folder: Path, course: Course) -> list[_Found]:
         files = sorted(p for p in assignment.iterdir()
                        if p.suffix in SUFFIXES and not p.name.startswith("."))
         named = [p for p in files if p.stem == course.module]
-        for path in [p for p in named if p.suffix == ".ipynb"] or named or files:
+        others = [p for p in files if p.is_file() and not p.is_symlink()]
+        for path in [p for p in named if p.suffix == ".ipynb"] or named or others:
             _refuse_link(path)
             _refuse_special(path)
             found.append(_Found(student, ("nbgrader", student),
