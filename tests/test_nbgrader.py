@@ -280,7 +280,7 @@ def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script
 def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classroom):
     room = classroom.copy("tampered")
     tampered(room, "aaa", task=True, script=True)  # graded before everyone else
-    tampered(room, "dan", name="backprop (1).ipynb")
+    os.mkfifo(tampered(room, "dan", name="backprop (1).ipynb") / "old.ipynb")  # not a file
     tampered(room, "fay", hidden=True)  # graded as autograde runs it: locked cells restored
     eve = tampered(room, "eve")  # and a newer .py that is not the notebook nbgrader grades
     time.sleep(0.01)
