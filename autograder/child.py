@@ -20,6 +20,7 @@ import importlib.util
 import json
 import mmap
 import os
+import re
 import signal
 import socket
 import sys
@@ -57,6 +58,7 @@ else:
     wire = _load_sibling("wire")
     confinement = _load_sibling("confine")
 COPY_LIMIT = 64 * 1024 * 1024  # bytes of a submission copied (sandbox.SUBMISSION_LIMIT)
+LINE_END = re.compile(r"\r\n|\r|\n")  # the line ends of Python's tokenizer
 
 
 class Server:
@@ -144,7 +146,7 @@ def _run_notebook(path: str, namespace: dict[str, Any]) -> list[str]:
         text = "".join(source) if isinstance(source, list) else str(source)
         if text.lstrip().startswith(wire.NOT_RUN):
             continue
-        lines = text.splitlines()
+        lines = LINE_END.split(text)  # not str.splitlines(): Python's own line ends
         magics = [i for i, line in enumerate(lines) if line.lstrip().startswith(("%", "!"))]
         for i in magics:
             lines[i] = ""

@@ -333,6 +333,20 @@ def test_a_notebook_error_names_the_code_cell_as_a_student_counts_them(
     assert str(fault.value).endswith("(line 2 of code cell 2 (starting `def f(a):`), in f)")
 
 
+@pytest.mark.parametrize("separator", ["\x1e", "\x0c", "\x85", "\u2028"])
+def test_a_notebook_line_ends_where_python_ends_it(tmp_path, quick_course, zygote, separator):
+    """Code after a character that str.splitlines() breaks on but Python does not (U+001E,
+    form feed, ...) stays inside the comment, as in Jupyter and nbgrader's autograde."""
+    import nbformat
+
+    source = f"def f(a):\n    return 1\n# my notes{separator}def f(a):{separator}    return 2\n"
+    path = tmp_path / "backprop.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
+    with Worker(zygote, path, quick_course.limits) as worker:
+        assert worker.load().status == "ok"
+        assert worker.call("f", (1,), {})[0] == 1
+
+
 def test_a_call_limit_counts_the_students_cpu_not_the_clock(tmp_path, quick_course, zygote):
     """A call that sleeps for most of a second but computes little stays within a
     0.5 s limit: waiting is not charged, only the backstop bounds it."""
