@@ -24,8 +24,8 @@ Outside a course the same grades go to OUT/gradebook.db (step 3 only).
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
+import re
 import shutil
 import sys
 import warnings
@@ -55,6 +55,12 @@ from autograder.statuses import Status
 from autograder.submissions import Submission
 
 SANITIZE = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
+MOST_CELLS = 1000  # nbgrader takes milliseconds a cell: more, and it is not sanitised
+UNREADABLE = ("nbgrader could not read your notebook's cells as they were released (a "
+              "locked cell or a cell's settings were changed, or there are more than "
+              f"{MOST_CELLS} cells), so none of your code was run: fetch the assignment "
+              "again, copy your code into its answer cells, and submit again")
+LINE_END = re.compile(r"\r\n|\r|\n")  # CommonMark's line ends
 SAVE = (SaveAutoGrades, AssignLatePenalties)
 
 
@@ -105,10 +111,10 @@ def _course_cells(book: Gradebook, course: Course, path: Path) -> None:
     except MissingEntry:
         raise InputError(f"{path}: has no notebook {course.module!r} in assignment "
                           f"{course.assignment!r}; {redo}") from None
-    cells = sorted(cell.name for cell in notebook.grade_cells)
-    if cells != sorted(ex.id for ex in course.exercises):
+    cells = {cell.name: cell.max_score for cell in notebook.grade_cells}
+    if cells != {ex.id: ex.points for ex in course.exercises}:
         raise InputError(f"{path}: the grade cells of {course.assignment} are {cells}, not "
-                          f"one per exercise of course.yaml; {redo}")
+                          f"one per exercise of course.yaml with its points; {redo}")
 
 
 def _exercise_cells(book: Gradebook, course: Course) -> None:
@@ -131,7 +137,8 @@ def _exercise_cells(book: Gradebook, course: Course) -> None:
 
 def _grades(course: Course, saved: SavedResult, root: Path | None) -> _Student:
     """A student's score and per-case text for each exercise, from the saved result."""
-    status = saved.output if saved.status is not Status.OK else ""
+    status = "\n".join(filter(None, [saved.output if saved.status is not Status.OK else "",
+                                      saved.note]))
     scores = {ex.id: saved.exercise_score(ex.id) for ex in course.exercises}
     texts = {ex.id: _text(ex, scores[ex.id], [c for c in saved.cases if c.exercise == ex.id],
                           status)
@@ -239,6 +246,8 @@ def sanitised(url: str, course: Course, student: str, path: Path):
         if path.stat().st_size > SUBMISSION_LIMIT:
             return None
         notebook = nbformat.read(path, as_version=4)
+        if len(notebook.cells) > MOST_CELLS:
+            return None
         for step in SANITIZE:
             notebook, resources = step().preprocess(notebook, resources)
     except Exception:  # the notebook is the student's: whatever is wrong with it
@@ -250,34 +259,57 @@ def sanitised(url: str, course: Course, student: str, path: Path):
 def as_autograde_runs(course: Course, submissions: list[Submission], database: Path,
                       folder: Path) -> list[Submission]:
     """In an nbgrader course, each notebook as autograde would run it, so that what is
-    graded is what formgrader shows: sanitised() into folder/<student>/; one that cannot
-    be sanitised is graded as submitted."""
+    graded is what formgrader shows: sanitised() into folder/<student>/. One nbgrader
+    cannot sanitise runs none of its code (autograde would refuse it), with a note that
+    says why. The gradebook is checked first (check_course): nothing is graded against
+    the wrong one."""
+    check_course(course, database)
     url, graded = f"sqlite:///{database}", []
     for submission in submissions:
-        notebook = (sanitised(url, course, submission.student, submission.path)
-                    if submission.path.suffix == ".ipynb" else None)
-        if notebook is None:
+        if submission.path.suffix != ".ipynb":
             graded.append(submission)
             continue
+        notebook = sanitised(url, course, submission.student, submission.path)
+        note = "; ".join(filter(None, [submission.note, "" if notebook else UNREADABLE]))
         path = folder / submission.student / submission.path.name
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, path)
-        graded.append(dataclasses.replace(submission, path=path))
+        nbformat.write(notebook or nbformat.v4.new_notebook(), path)
+        graded.append(dataclasses.replace(submission, path=path, note=note))
     return graded
+
+
+def check_course(course: Course, database: Path) -> None:
+    """The course's gradebook exists (it is never made here) and matches course.yaml."""
+    if not database.is_file():
+        raise InputError(f"{database}: no gradebook; run `nbgrader generate_assignment "
+                         f"{course.assignment}` in {database.parent} first")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's own session use
+        with Gradebook(f"sqlite:///{database}") as book:
+            _course_cells(book, course, database)
 
 
 def _only_ours(notebook, course: Course) -> None:
     """No cell is graded but an exercise's grade cell, and no task (nbgrader's checksums
     leave both flags out, and a task with no comment row stops SaveAutoGrades); the
-    student's own markdown is shown as text, never as markup (a script in it would run in
-    formgrader and on the feedback page)."""
+    student's own markdown and raw cells are shown as text, never as markup (a script or
+    a javascript: link in them would run in formgrader and on the feedback page)."""
     exercises = {exercise.id for exercise in course.exercises}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("task") or (meta.get("grade") and meta.get("grade_id") not in exercises):
             meta.update(task=False, grade=False)
         if cell.cell_type in ("markdown", "raw") and not meta.get("locked"):
-            cell.source = html.escape(cell.source, quote=False)
+            _as_text(cell)
+
+
+def _as_text(cell) -> None:
+    """Make a student's markdown or raw cell a markdown code block: its text shown as it
+    is, never rendered (no HTML, no links, no raw output, no attachments)."""
+    cell.cell_type = "markdown"
+    cell.source = "\n".join(f"    {line}" for line in LINE_END.split(cell.source))
+    cell.metadata = {key: value for key, value in cell.metadata.items() if key == "nbgrader"}
+    cell.pop("attachments", None)
 
 
 def _grade_cells(course: Course):

@@ -98,6 +98,7 @@ class _Found:
     entry: _Entry
     late: bool = False
     user: str = ""  # Canvas user id, "" for other layouts
+    note: str = ""  # what the student should know about the file graded
 
 
 def _shown(text: object) -> str:
@@ -162,11 +163,12 @@ def _flat(entries: list[_Entry]) -> list[_Found]:
             for entry in entries]
 
 
-def _nbgrader(folder: Path, course: Course) -> list[_Found]:
-    """Each submitted/<student>/<assignment>/ folder's file: the notebook named like the
-    student file (what nbgrader autogrades), else the .py, else every regular .py or
-    notebook there (the newest is graded, with a note): a renamed file still gets its
-    row."""
+def _nbgrader(folder: Path, course: Course, scratch: Path) -> list[_Found]:
+    """Each submitted/<student>/<assignment>/ folder's file, among its regular files (not
+    links, folders or FIFOs, which a student could put there): the notebook named like
+    the student file (what nbgrader autogrades), else the .py, else every .py or notebook
+    there (the newest is graded, with a note): a renamed file still gets its row, and so
+    does a submission that is not a file (_not_a_file)."""
     found = []
     for assignment in sorted(folder.glob(f"*/{course.assignment}")):
         student = assignment.parent.name
@@ -174,20 +176,34 @@ def _nbgrader(folder: Path, course: Course) -> list[_Found]:
         _refuse_link(assignment)
         if not assignment.is_dir():
             continue
-        files = sorted(p for p in assignment.iterdir()
-                       if p.suffix in SUFFIXES and not p.name.startswith("."))
+        entries = sorted(p for p in assignment.iterdir()
+                         if p.suffix in SUFFIXES and not p.name.startswith("."))
+        files = [p for p in entries if p.is_file() and not p.is_symlink()]
         named = [p for p in files if p.stem == course.module]
-        others = [p for p in files if p.is_file() and not p.is_symlink()]
-        for path in [p for p in named if p.suffix == ".ipynb"] or named or others:
-            _refuse_link(path)
-            _refuse_special(path)
-            found.append(_Found(student, ("nbgrader", student),
-                                _Entry(path.name, path, str(path), str(assignment))))
+        found += [_Found(student, ("nbgrader", student),
+                         _Entry(path.name, path, str(path), str(assignment)))
+                  for path in [p for p in named if p.suffix == ".ipynb"] or named or files]
+        if entries and not files:
+            found.append(_not_a_file(student, entries, course, scratch))
     return found
 
 
-def _in_folder(folder: Path, course: Course) -> list[_Found]:
-    nbgrader = _nbgrader(folder, course)
+def _not_a_file(student: str, entries: list[Path], course: Course, scratch: Path) -> _Found:
+    """A student whose submission is there but is no file (a folder, FIFO or link named
+    like one): an empty file is graded in its place (no function: 0), with a note that
+    says what to submit."""
+    place = entries[0].parent
+    path = scratch / "not-files" / _hash8(str(place.absolute())) / course.student_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    names = ", ".join(entry.name for entry in entries)
+    return _Found(student, ("nbgrader", student), _Entry(path.name, path, str(place), str(place)),
+                  note=f"{names} is not a file (a folder, FIFO or link), so nothing was "
+                       "graded: submit the file itself")
+
+
+def _in_folder(folder: Path, course: Course, scratch: Path) -> list[_Found]:
+    nbgrader = _nbgrader(folder, course, scratch)
     if nbgrader:
         return nbgrader
     candidates = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES)
@@ -319,7 +335,7 @@ def _from_path(path: Path, course: Course, scratch: Path,
                limits: ArchiveLimits) -> list[_Found]:
     _refuse_link(path)
     if path.is_dir():
-        found = _in_folder(path, course)
+        found = _in_folder(path, course, scratch)
     elif path.is_file() and path.suffix == ".zip":
         found = _flat(_extract(path, scratch, limits))
     elif path.is_file() and path.suffix in SUFFIXES:
@@ -363,7 +379,7 @@ def _newest(student: str, items: list[_Found]) -> Submission:
     ordered = sorted(items, key=lambda f: (f.entry.path.stat().st_mtime, f.entry.path.name))
     chosen = ordered[-1]
     if len(ordered) == 1:
-        return Submission(student, chosen.entry.path, chosen.late)
+        return Submission(student, chosen.entry.path, chosen.late, chosen.note)
     others = ", ".join(f.entry.path.name for f in ordered[:-1])
     note = (f"{len(ordered)} files; graded the newest, {chosen.entry.path.name} "
             f"(not {others})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -253,11 +254,12 @@ def test_nbgrader_autograde_first_then_our_grade_force_gives_ours(classroom):
 
 
 def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script: bool = False,
-             task: bool = False, hidden: bool = False) -> Path:
-    """A student's submission made from bob's: renamed, with a script in a markdown cell of
-    its own, with the first locked markdown cell made a task (nbgrader's checksums
-    ignore that flag), or with the reference's code hidden in the last locked markdown
-    cell, made a code cell (which autograde restores, and formgrader shows restored)."""
+             task: bool = False, hidden: bool = False, unreadable: bool = False) -> Path:
+    """A student's submission made from bob's: renamed; with script in cells of its own
+    (markdown, a javascript: link, raw HTML); with the first locked markdown cell made a
+    task (nbgrader's checksums ignore that flag); with the reference's code hidden in the
+    last locked markdown cell, made a code cell (which autograde restores, and formgrader
+    shows restored); or with a locked cell that has no id, which nbgrader cannot read."""
     folder = room.course / "submitted" / student / "backprop"
     shutil.copytree(room.course / "submitted" / "bob" / "backprop", folder)
     notebook = nbformat.read(folder / "backprop.ipynb", 4)
@@ -269,9 +271,16 @@ def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script
         notebook.cells[locked[-1]] = nbformat.v4.new_code_cell(
             (ROOT / "solutions" / "backprop.py").read_text(),
             metadata=notebook.cells[locked[-1]].metadata)
-    if script:
+    if unreadable:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
-            "<script>document.title = 'owned'</script><img src=x onerror=alert(1)>"))
+            "notes", metadata={"nbgrader": {"locked": True, "schema_version": 3}}))
+    if script:
+        notebook.cells += [
+            nbformat.v4.new_markdown_cell("<script>document.title = 'owned'</script>\r"
+                                          "<img src=x onerror=alert(1)>"),
+            nbformat.v4.new_markdown_cell("[my derivation](javascript:alert(1))"),
+            nbformat.v4.new_raw_cell("<b onmouseover=alert(1)>raw</b>",
+                                     metadata={"raw_mimetype": "text/html"})]
     (folder / "backprop.ipynb").unlink()
     nbformat.write(notebook, folder / name)
     return folder
@@ -280,8 +289,11 @@ def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script
 def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classroom):
     room = classroom.copy("tampered")
     tampered(room, "aaa", task=True, script=True)  # graded before everyone else
-    os.mkfifo(tampered(room, "dan", name="backprop (1).ipynb") / "old.ipynb")  # not a file
+    dan = tampered(room, "dan", name="backprop (1).ipynb")
+    os.mkfifo(dan / "old.ipynb")  # and no file named backprop.py, but a folder
+    (dan / "backprop.py").mkdir()
     tampered(room, "fay", hidden=True)  # graded as autograde runs it: locked cells restored
+    tampered(room, "gus", hidden=True, unreadable=True)  # nbgrader could not: nothing runs
     eve = tampered(room, "eve")  # and a newer .py that is not the notebook nbgrader grades
     time.sleep(0.01)
     shutil.copy(ROOT / "solutions" / "backprop.py", eve / "backprop.py")
@@ -292,11 +304,17 @@ def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classro
     bob = room.ours("bob")["score"]
     assert {student: room.ours(student)["score"] for student in ("aaa", "dan", "eve", "fay")} \
         == dict.fromkeys(("aaa", "dan", "eve", "fay"), bob)
+    assert room.ours("gus")["score"] == 0
+    assert "nbgrader could not read your notebook" in room.ours("gus")["extra_data"]["note"]
     assert exported == {student: room.ours(student)["score"]
-                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve", "fay")}
-    page = nbformat.writes(nbformat.read(
-        room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb", 4))
-    assert "<script>" not in page and "<img" not in page
+                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve", "fay", "gus")}
+    room.nbgrader(room.course, "generate_feedback", "backprop", "--force")
+    feedback = room.course / "feedback"
+    assert "nbgrader could not read your notebook" in (
+        feedback / "gus" / "backprop" / "backprop.html").read_text()
+    page = (feedback / "aaa" / "backprop" / "backprop.html").read_text()
+    assert "my derivation" in page and "onmouseover=alert" in page  # shown, as text
+    assert not re.search(r"<script>document|<img src=x|href=.javascript|<b onmouseover", page)
 
 
 def test_a_notebook_nbgrader_cannot_save_gets_our_grade_cells_alone(classroom, monkeypatch):
@@ -311,6 +329,25 @@ def test_a_notebook_nbgrader_cannot_save_gets_our_grade_cells_alone(classroom, m
     cells = nbformat.read(room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb",
                           4).cells
     assert [cell.metadata["nbgrader"]["grade_id"] for cell in cells] == list(EXERCISES)
+
+
+def test_a_gradebook_that_does_not_match_the_course_stops_before_any_grading(classroom):
+    room = classroom.copy("mismatch")
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{room.course / 'gradebook.db'}") as book:
+        book.find_grade_cell("update", "backprop", "backprop").max_score = 20
+        book.db.commit()
+    before = {p: p.stat().st_mtime_ns for p in (room.out / "results").iterdir()}
+    for folder in (room.course, room.course / "submitted" / "alice" / "backprop"):
+        (folder / "timestamp.txt").touch()
+    argv = ["--course", COURSE_YAML, "grade", str(room.course / "submitted"), "--out",
+            str(room.out), "--force"]
+    assert main(argv) == 2
+    (room.course / "gradebook.db").unlink()
+    assert main(argv) == 2
+    assert not (room.course / "gradebook.db").exists()
+    assert {p: p.stat().st_mtime_ns for p in (room.out / "results").iterdir()} == before
 
 
 @pytest.mark.parametrize("files, found", [

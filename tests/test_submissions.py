@@ -225,9 +225,16 @@ def test_a_stray_file_leaves_canvas_names_readable(quick_course, tmp_path):
 
 
 @pytest.mark.parametrize("make", [os.mkdir, os.mkfifo])
-def test_a_submission_that_is_not_a_regular_file_is_refused(quick_course, tmp_path, make):
-    place = tmp_path / "submitted" / "bob" / quick_course.assignment
-    place.mkdir(parents=True)
-    make(place / quick_course.student_file)
-    with pytest.raises(InputError, match="is not a regular file"):
-        collect([tmp_path / "submitted"], quick_course, tmp_path / "unpacked")
+def test_a_submission_that_is_not_a_regular_file_gets_a_row_and_a_note(quick_course, tmp_path,
+                                                                       make):
+    """In nbgrader's layout, where students put what they like: the others are graded, and
+    the student gets a row (nothing of theirs runs) with a note saying what to submit."""
+    for student in ("alice", "bob"):
+        (tmp_path / "submitted" / student / quick_course.assignment).mkdir(parents=True)
+    make(tmp_path / "submitted" / "bob" / quick_course.assignment / quick_course.student_file)
+    (tmp_path / "submitted" / "alice" / quick_course.assignment / "backprop.py").write_text("")
+    alice, bob = collect([tmp_path / "submitted"], quick_course, tmp_path / "unpacked")
+    assert (alice.student, alice.note) == ("alice", "")
+    assert bob.student == "bob" and bob.path.read_text() == ""
+    assert bob.note == ("backprop.py is not a file (a folder, FIFO or link), so nothing was "
+                        "graded: submit the file itself")
