@@ -35,6 +35,10 @@ def _rlimits(limits: Limits) -> dict[str, int]:
         "RLIMIT_NOFILE": 64,
         "RLIMIT_CORE": 0,
         "RLIMIT_MSGQUEUE": 0,  # POSIX queues, where a container's /dev/mqueue is open
+        # no other process or thread: as the sandbox user, or, when the grader is not root,
+        # as the grader's own user, who has more than one already (a process that left
+        # the group the grader kills would outlive the submission)
+        "RLIMIT_NPROC": 1,
     }
 
 

@@ -467,9 +467,11 @@ def remove_tree(top: Path) -> None:
     """Remove a folder that student code filled, without following links, however deep
     or wide it is, with constant memory and paths of two names at most: each folder
     found in top is removed when empty, else its entries are moved up into top first.
-    Never raises: what cannot be removed is left (the student's process is gone)."""
+    Folders the student closed are opened again (chmod through a descriptor, never a
+    path). Never raises: what cannot be removed is left, and it stops once a pass over
+    top removes nothing (the student's processes are gone)."""
     try:
-        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = _open_folder(str(top), None)
     except OSError:
         return
     try:
@@ -483,30 +485,47 @@ def remove_tree(top: Path) -> None:
         os.close(fd)
 
 
+def _open_folder(name: str, dir_fd: int | None) -> int:
+    """A descriptor of the folder name (never a link), made readable and writable for us
+    first if it was closed."""
+    try:
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except PermissionError:
+        path = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        try:
+            os.chmod(f"/proc/self/fd/{path}", 0o700)  # the folder opened, not a name
+            return os.open(f"/proc/self/fd/{path}", os.O_RDONLY | os.O_DIRECTORY)
+        finally:
+            os.close(path)
+
+
 def _empty_one_level(fd: int, names: Iterator[int]) -> bool:
-    """Remove what is directly in the folder fd: files and links, and folders once their
-    entries are moved up into it (under new names from names). Whether any was a folder."""
-    more = False
+    """One pass over the folder fd: remove files and links, and folders once their entries
+    are moved up into it (under new names from names). Whether it changed anything and
+    anything is left; an entry it cannot remove is skipped."""
+    changed = left = False
     with os.scandir(fd) as entries:
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    more = True
+                    left = True
                     _hoist(fd, entry.name, names)
                 else:
                     os.unlink(entry.name, dir_fd=fd)
-            except FileNotFoundError:  # listed twice while the folder changed
+                changed = True
+            except OSError:  # gone already (listed twice while the folder changed), or kept
                 continue
-    return more
+    return changed and left
 
 
 def _hoist(fd: int, name: str, names: Iterator[int]) -> None:
     """Move the entries of the folder name (in the folder fd) up into fd; remove it."""
-    os.chmod(name, 0o700, dir_fd=fd)  # a folder its student closed to all
-    inner = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+    inner = _open_folder(name, fd)
     try:
         with os.scandir(inner) as children:
             for child in children:
+                if child.is_dir(follow_symlinks=False):  # moving a folder writes in it
+                    os.chmod(child.name, 0o700, dir_fd=inner, follow_symlinks=False)
                 os.rename(child.name, _free_name(fd, names), src_dir_fd=inner, dst_dir_fd=fd)
     finally:
         os.close(inner)
