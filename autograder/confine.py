@@ -61,9 +61,10 @@ DENIED_SYSCALLS = ("socket", "socketpair", "connect", "bind", "unshare", "setns"
                    # SysV and POSIX IPC, which outlives the process too (where no IPC
                    # namespace can be made, as in a container)
                    "shmget", "shmat", "msgget", "semget", "mq_open",
-                   # a lower priority would turn waits for a CPU, which a limit excuses as
-                   # machine load, into a way to stall (sandbox.Wait)
-                   "setpriority", "sched_setscheduler", "sched_setattr", "sched_setparam")
+                   # a lower priority, or one busy CPU, would turn waits for a CPU, which a
+                   # limit excuses as machine load, into a way to stall (sandbox.Wait)
+                   "setpriority", "sched_setscheduler", "sched_setattr", "sched_setparam",
+                   "sched_setaffinity")
 PRELOAD = ("math", "random", "itertools", "functools", "collections", "copy", "time",
            "typing", "dataclasses", "statistics", "operator", "string", "re", "json",
            "warnings", "numbers", "textwrap", "pprint", "decimal", "fractions")
