@@ -11,9 +11,11 @@ becomes a result, never an exception that stops the batch.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Generator, Iterator
@@ -258,6 +260,7 @@ def _check_limits(course: Course, suites: list[Suite], zygote: Zygote) -> None:
 
 
 REFERENCE_CHECKED = "reference-checked.txt"  # in OUT: the key the reference last passed with
+LOCK = "grading.lock"  # in OUT: held by the run writing there (_alone)
 
 
 def _check_limits_once(course: Course, suites: list[Suite], zygote: Zygote, out: Path,
@@ -313,6 +316,29 @@ def _as_autograde_runs(course: Course, submissions: list[Submission], database: 
                                              out / "unpacked" / "nbgrader")
 
 
+def _alone(lock: Path, database: Path | None) -> list[int]:
+    """Exclusive locks for the run (descriptors, for _release) on OUT's lock file and on
+    an nbgrader course's gradebook: a second `grade` writing the same folder or course
+    would mix their files, so it stops at once, saying what to do."""
+    held: list[int] = []
+    for path, flags in ((lock, os.O_CREAT), (database, 0)):
+        if path is None or (not flags and not path.is_file()):
+            continue
+        held.append(os.open(path, os.O_RDWR | os.O_CLOEXEC | flags, 0o644))
+        try:
+            fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            _release(held)
+            raise InputError(f"{path.parent}: another `grade` is writing there now; wait for "
+                             "it to finish, or grade into another --out") from None
+    return held
+
+
+def _release(locks: list[int]) -> None:
+    for fd in locks:
+        os.close(fd)
+
+
 def _fork_server(tasks: list[_Task], zygote: Zygote | None) -> Zygote | None:
     """The fork server for the tasks: the caller's, else one started now (its numpy import
     then overlaps loading the tests); none when nothing is to be graded (the caller's is
@@ -335,30 +361,35 @@ def grade_batch(course: Course, submissions: list[Submission], out: Path, jobs: 
     imports); grade_batch closes it, whatever happens.
     """
     start = time.monotonic()
+    locks: list[int] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        remove_temporary_files(out)
-        batch = batch_key(course)
-        if database:
-            submissions = _as_autograde_runs(course, submissions, database, out)
-        tasks, outcomes = _plan(submissions, out, force, batch)
-        zygote = _fork_server(tasks, zygote)
-        suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
-        if zygote:  # only a batch that grades anything needs the limits checked
-            _check_limits_once(course, suites, zygote, out, batch)
-        if progress:
-            progress.start(len(submissions), len(outcomes))
-    except BaseException:
-        if zygote:
-            zygote.close()
-        raise
-    for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out), zygote):
-        outcomes.append(outcome)
-        if progress:
-            progress.advance(outcome)
-    saved = results.read_results(out, [s.student for s in submissions])
-    grades = results.write_grades(course, out, saved)
-    database = _write_nbgrader_gradebook(course, out, saved, database, own_gradebook)
-    report = write_report(course, out, saved)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            locks = _alone(out / LOCK, database)
+            remove_temporary_files(out)
+            batch = batch_key(course)
+            if database:
+                submissions = _as_autograde_runs(course, submissions, database, out)
+            tasks, outcomes = _plan(submissions, out, force, batch)
+            zygote = _fork_server(tasks, zygote)
+            suites, catalogue = load_suites(course), load_catalogue(course)  # while it starts
+            if zygote:  # only a batch that grades anything needs the limits checked
+                _check_limits_once(course, suites, zygote, out, batch)
+            if progress:
+                progress.start(len(submissions), len(outcomes))
+        except BaseException:
+            if zygote:
+                zygote.close()
+            raise
+        for outcome in _run_tasks(tasks, jobs, (course, suites, catalogue, out), zygote):
+            outcomes.append(outcome)
+            if progress:
+                progress.advance(outcome)
+        saved = results.read_results(out, [s.student for s in submissions])
+        grades = results.write_grades(course, out, saved)
+        database = _write_nbgrader_gradebook(course, out, saved, database, own_gradebook)
+        report = write_report(course, out, saved)
+    finally:
+        _release(locks)
     return BatchSummary(tuple(outcomes), tuple(saved), grades, database, report,
                         time.monotonic() - start)

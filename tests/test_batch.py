@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import io
 import json
 import os
@@ -203,6 +204,18 @@ def test_grading_into_a_folder_keeps_the_instructors_own_dotfiles(quick_course, 
         (out / name).write_text(text)
     grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
     assert {name: (out / name).read_text() for name in mine} == mine
+
+def test_a_second_grade_into_the_same_folder_stops_at_once(quick_course, tmp_path):
+    """Two runs writing one OUT folder (or one nbgrader course's gradebook) would mix their
+    files: the second stops before grading anyone, saying what to do."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / "grading.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another `grade` is writing there now"):
+            grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
+    assert not (out / "results").exists()
+
 
 def _is_grading_process(pid: int) -> bool:
     """A forked grading process: our own command line, not the fork server or a helper."""

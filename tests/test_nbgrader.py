@@ -8,6 +8,7 @@ grade; then export, generate_feedback, release_feedback and formgrader's API.
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import re
@@ -329,6 +330,15 @@ def test_a_notebook_nbgrader_cannot_save_gets_our_grade_cells_alone(classroom, m
     cells = nbformat.read(room.course / "autograded" / "aaa" / "backprop" / "backprop.ipynb",
                           4).cells
     assert [cell.metadata["nbgrader"]["grade_id"] for cell in cells] == list(EXERCISES)
+
+
+def test_a_second_grade_of_the_course_stops_at_once(classroom, capsys):
+    with open(classroom.course / "gradebook.db", "rb") as held:  # another grade is running
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["--course", COURSE_YAML, "grade", str(classroom.course / "submitted"),
+                     "--out", str(classroom.root / "elsewhere")]) == 2
+    assert "another `grade` is writing there now" in capsys.readouterr().err
+    assert not (classroom.root / "elsewhere" / "results").exists()
 
 
 def test_a_gradebook_that_does_not_match_the_course_stops_before_any_grading(classroom):
