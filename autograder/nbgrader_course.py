@@ -27,6 +27,7 @@ import dataclasses
 import os
 import re
 import shutil
+import stat
 import sys
 import warnings
 from dataclasses import dataclass
@@ -173,7 +174,7 @@ def _timestamp(folder: Path) -> datetime | None:
     """The submission's time from timestamp.txt (written at submit), read as nbgrader
     reads it; None when it is missing or unreadable."""
     try:
-        return utils.parse_utc((folder / "timestamp.txt").read_text().strip() or None)
+        return utils.parse_utc((_regular_text(folder / "timestamp.txt") or "").strip() or None)
     except (OSError, ValueError, OverflowError):
         return None
 
@@ -243,17 +244,44 @@ def sanitised(url: str, course: Course, student: str, path: Path):
     (damaged, or tampered with)."""
     resources = _resources(url, course, student)
     try:
-        if path.stat().st_size > SUBMISSION_LIMIT:
-            return None
-        notebook = nbformat.read(path, as_version=4)
-        if len(notebook.cells) > MOST_CELLS:
+        notebook = _read(path)
+        if notebook is None or len(notebook.cells) > MOST_CELLS:
             return None
         for step in SANITIZE:
             notebook, resources = step().preprocess(notebook, resources)
+            if step is DeduplicateIds:
+                _forget_copies(notebook)
     except Exception:  # the notebook is the student's: whatever is wrong with it
         return None
     _only_ours(notebook, course)
     return notebook
+
+
+def _read(path: Path):
+    """The notebook at path (_regular_text), or None."""
+    text = _regular_text(path)
+    return None if text is None else nbformat.reads(text, as_version=4)
+
+
+def _regular_text(path: Path) -> str | None:
+    """The text of the student's file at path if it is a regular file (not a link, which
+    could show another file, nor a FIFO, which would hang) of at most the size the grader
+    reads; else None."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > SUBMISSION_LIMIT:
+            return None
+        return handle.read()
+
+
+def _forget_copies(notebook) -> None:
+    """A cell copied and pasted in Jupyter (or split) carries its original's nbgrader
+    metadata; DeduplicateIds leaves the copy an empty one, which CheckCellMetadata then
+    refuses (jupyter/nbgrader#1083): the copy becomes an ordinary cell, as pasted code is."""
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
 
 
 def as_autograde_runs(course: Course, submissions: list[Submission], database: Path,

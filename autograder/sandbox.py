@@ -472,31 +472,36 @@ def remove_tree(top: Path) -> None:
     top removes nothing (the student's processes are gone)."""
     try:
         fd = _open_folder(str(top), None)
-    except OSError:
+    except (OSError, ValueError):
         return
     try:
         names = itertools.count()
         while _empty_one_level(fd, names):
             pass
         os.rmdir(top)
-    except OSError:
+    except (OSError, ValueError):
         pass
     finally:
         os.close(fd)
 
 
 def _open_folder(name: str, dir_fd: int | None) -> int:
-    """A descriptor of the folder name (never a link), made readable and writable for us
-    first if it was closed."""
+    """A descriptor of the folder name (never a link), opened for us first if closed."""
     try:
         return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except PermissionError:
-        path = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
-        try:
-            os.chmod(f"/proc/self/fd/{path}", 0o700)  # the folder opened, not a name
-            return os.open(f"/proc/self/fd/{path}", os.O_RDONLY | os.O_DIRECTORY)
-        finally:
-            os.close(path)
+        _loosen(name, dir_fd)
+        return os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+
+
+def _loosen(name: str, dir_fd: int | None) -> None:
+    """Make the folder name (never a link) readable and writable for us: chmod through a
+    descriptor of it, never through a name that could be swapped."""
+    path = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    try:
+        os.chmod(f"/proc/self/fd/{path}", 0o700)
+    finally:
+        os.close(path)
 
 
 def _empty_one_level(fd: int, names: Iterator[int]) -> bool:
@@ -513,7 +518,7 @@ def _empty_one_level(fd: int, names: Iterator[int]) -> bool:
                 else:
                     os.unlink(entry.name, dir_fd=fd)
                 changed = True
-            except OSError:  # gone already (listed twice while the folder changed), or kept
+            except (OSError, ValueError):  # gone already (listed twice), or kept
                 continue
     return changed and left
 
@@ -525,7 +530,7 @@ def _hoist(fd: int, name: str, names: Iterator[int]) -> None:
         with os.scandir(inner) as children:
             for child in children:
                 if child.is_dir(follow_symlinks=False):  # moving a folder writes in it
-                    os.chmod(child.name, 0o700, dir_fd=inner, follow_symlinks=False)
+                    _loosen(child.name, inner)
                 os.rename(child.name, _free_name(fd, names), src_dir_fd=inner, dst_dir_fd=fd)
     finally:
         os.close(inner)

@@ -7,6 +7,7 @@ grade; then export, generate_feedback, release_feedback and formgrader's API.
 
 from __future__ import annotations
 
+import copy
 import csv
 import fcntl
 import json
@@ -255,12 +256,14 @@ def test_nbgrader_autograde_first_then_our_grade_force_gives_ours(classroom):
 
 
 def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script: bool = False,
-             task: bool = False, hidden: bool = False, unreadable: bool = False) -> Path:
+             task: bool = False, hidden: bool = False, unreadable: bool = False,
+             pasted: bool = False) -> Path:
     """A student's submission made from bob's: renamed; with script in cells of its own
     (markdown, a javascript: link, raw HTML); with the first locked markdown cell made a
     task (nbgrader's checksums ignore that flag); with the reference's code hidden in the
     last locked markdown cell, made a code cell (which autograde restores, and formgrader
-    shows restored); or with a locked cell that has no id, which nbgrader cannot read."""
+    shows restored); with a locked cell that has no id, which nbgrader cannot read; or
+    with each solution cell copied and pasted below itself, as Jupyter does it."""
     folder = room.course / "submitted" / student / "backprop"
     shutil.copytree(room.course / "submitted" / "bob" / "backprop", folder)
     notebook = nbformat.read(folder / "backprop.ipynb", 4)
@@ -272,6 +275,10 @@ def tampered(room: Classroom, student: str, name: str = "backprop.ipynb", script
         notebook.cells[locked[-1]] = nbformat.v4.new_code_cell(
             (ROOT / "solutions" / "backprop.py").read_text(),
             metadata=notebook.cells[locked[-1]].metadata)
+    if pasted:
+        notebook.cells = [kept for cell in notebook.cells for kept in (
+            [cell, nbformat.from_dict({**copy.deepcopy(cell), "id": f"{cell.id}-copy"})]
+            if cell.metadata.get("nbgrader", {}).get("solution") else [cell])]
     if unreadable:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
             "notes", metadata={"nbgrader": {"locked": True, "schema_version": 3}}))
@@ -295,6 +302,11 @@ def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classro
     (dan / "backprop.py").mkdir()
     tampered(room, "fay", hidden=True)  # graded as autograde runs it: locked cells restored
     tampered(room, "gus", hidden=True, unreadable=True)  # nbgrader could not: nothing runs
+    tampered(room, "hal", pasted=True)  # an honest student's copy and paste
+    for student, make in (("ivy", lambda path: path.symlink_to(  # the solutions, linked
+            room.course / "source" / "backprop" / "backprop.ipynb")), ("joe", os.mkfifo)):
+        (tampered(room, student) / "backprop.ipynb").unlink()
+        make(room.course / "submitted" / student / "backprop" / "backprop.ipynb")
     eve = tampered(room, "eve")  # and a newer .py that is not the notebook nbgrader grades
     time.sleep(0.01)
     shutil.copy(ROOT / "solutions" / "backprop.py", eve / "backprop.py")
@@ -305,10 +317,13 @@ def test_a_tampered_or_misnamed_notebook_is_graded_and_harms_no_one_else(classro
     bob = room.ours("bob")["score"]
     assert {student: room.ours(student)["score"] for student in ("aaa", "dan", "eve", "fay")} \
         == dict.fromkeys(("aaa", "dan", "eve", "fay"), bob)
-    assert room.ours("gus")["score"] == 0
+    assert room.ours("hal")["score"] == bob
+    assert room.ours("gus")["score"] == room.ours("ivy")["score"] == room.ours("joe")["score"] == 0
+    assert "BEGIN SOLUTION" not in (
+        room.course / "autograded" / "ivy" / "backprop" / "backprop.ipynb").read_text()
     assert "nbgrader could not read your notebook" in room.ours("gus")["extra_data"]["note"]
-    assert exported == {student: room.ours(student)["score"]
-                        for student in ("aaa", "alice", "bob", "cy", "dan", "eve", "fay", "gus")}
+    assert exported == {student: room.ours(student)["score"] for student in (
+        "aaa", "alice", "bob", "cy", "dan", "eve", "fay", "gus", "hal", "ivy", "joe")}
     room.nbgrader(room.course, "generate_feedback", "backprop", "--force")
     feedback = room.course / "feedback"
     assert "nbgrader could not read your notebook" in (
