@@ -579,10 +579,11 @@ def _own_busy() -> float:
 class Wait:
     """One wait for the child: its CPU limit, and its idle limit on the clock.
 
-    Idle time is time on the clock when neither the child nor the grader was running
-    or waiting for a CPU: what a sleep or a hang spends. Machine load (time runnable
-    but waiting for a CPU) and the grader's own work (its answers to stand-ins) add
-    nothing to it, so a correct solution never meets the idle limit on a busy machine.
+    Idle time is time on the clock less the child's waits for a CPU and the grader's own
+    work (its answers to stand-ins): what a sleep or a hang spends, and the child's own
+    running, which its CPU limit (a third of the idle limit) bounds first. Machine load
+    adds nothing to it, so a correct solution never meets the idle limit on a busy
+    machine.
     """
 
     cpu_until: float  # the child's CPU seconds at which the wait ends
