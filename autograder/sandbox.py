@@ -17,6 +17,7 @@ results.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import os
@@ -28,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -51,6 +52,7 @@ STAND_IN_ITEMS = 16  # items of a dict in a question (params, grads, cache: four
 # train of 200 epochs asks at most 800); the grader's CPU for them, WALL_FACTOR times the call
 # limit, is only a backstop against questions that are each expensive
 STAND_IN_QUESTIONS = 4096
+_T = TypeVar("_T")
 StandIns = dict[str, Callable[..., Any]]  # helper name -> the trusted function for it
 # (trusted: a test file's) given a stand-in's question (name, arguments) and its answer,
 # the questions likely to follow, answered: [(name, arguments, answer), ...]
@@ -222,22 +224,24 @@ class Worker:
         if wait.idle(usage.waiting) >= wait.idle_limit:
             raise TimeoutError("wall")
 
-    def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
-        """recv that raises TimeoutError (_enforce) however slowly bytes come: the limits are
-        checked every POLL_SECONDS of the wait, whether or not bytes arrive in between."""
+    def _paced(self, wait: Wait, step: Callable[[], _T]) -> _T:
+        """step(), a recv or send on the channel, within the wait: TimeoutError (_enforce)
+        however slowly the child reads or writes, as the limits are checked every
+        POLL_SECONDS of the wait, whether or not bytes move in between."""
         channel = self._channel()
+        while True:
+            if time.monotonic() >= wait.next_check:
+                self._enforce(wait)
+            channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
+            try:
+                return step()
+            except TimeoutError:
+                wait.next_check = 0.0
 
-        def read(size: int) -> bytes:
-            while True:
-                if time.monotonic() >= wait.next_check:
-                    self._enforce(wait)
-                channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
-                try:
-                    return channel.recv(size)
-                except TimeoutError:
-                    wait.next_check = 0.0
-
-        return read
+    def _limited_read(self, wait: Wait) -> Callable[[int], bytes]:
+        """recv within the wait (_paced)."""
+        channel = self._channel()
+        return lambda size: self._paced(wait, functools.partial(channel.recv, size))
 
     def _receive(self, wait: Wait, limit: int) -> dict:
         """The child's next message, whole within the wait's limits and at most limit bytes.
@@ -268,13 +272,7 @@ class Worker:
         channel, view = self._channel(), memoryview(data)
         try:
             while view:
-                if time.monotonic() >= wait.next_check:
-                    self._enforce(wait)
-                channel.settimeout(max(wait.next_check - time.monotonic(), 1e-3))
-                try:
-                    view = view[channel.send(view):]
-                except TimeoutError:
-                    wait.next_check = 0.0
+                view = view[self._paced(wait, functools.partial(channel.send, view)):]
         except TimeoutError as timeout:
             raise self._timed_out(timeout, wait) from None
         except OSError:
