@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import time
+import types
 from collections.abc import Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -293,13 +294,11 @@ def _plan(submissions: list[Submission], out: Path, force: bool,
 def _write_nbgrader_gradebook(course: Course, out: Path, saved: list[SavedResult],
                              database: Path | None, own: bool) -> Path | None:
     """The nbgrader gradebook (an nbgrader course's database, or with own OUT/gradebook.db),
-    if nbgrader is installed (it is an instructor extra, imported only here: seconds) and
-    anyone was graded."""
+    if nbgrader is installed and anyone was graded."""
     if not saved or (database is None and not own):
         return None
-    try:
-        from autograder import nbgrader_course
-    except ImportError:
+    nbgrader_course = _nbgrader_course()
+    if nbgrader_course is None:
         return None
     return nbgrader_course.write(course, out, saved, database)
 
@@ -308,12 +307,21 @@ def _as_autograde_runs(course: Course, submissions: list[Submission], database: 
                        out: Path) -> list[Submission]:
     """An nbgrader course's notebooks as its autograde would run them (locked cells
     restored), if nbgrader is installed."""
-    try:
-        from autograder import nbgrader_course
-    except ImportError:
+    nbgrader_course = _nbgrader_course()
+    if nbgrader_course is None:
         return submissions
     return nbgrader_course.as_autograde_runs(course, submissions, database,
                                              out / "unpacked" / "nbgrader")
+
+
+def _nbgrader_course() -> types.ModuleType | None:
+    """autograder.nbgrader_course, if nbgrader is installed (an instructor extra, imported
+    only when a run needs it: seconds)."""
+    try:
+        from autograder import nbgrader_course
+    except ImportError:
+        return None
+    return nbgrader_course
 
 
 def _alone(lock: Path, database: Path | None) -> list[int]:
@@ -321,10 +329,8 @@ def _alone(lock: Path, database: Path | None) -> list[int]:
     an nbgrader course's gradebook: a second `grade` writing the same folder or course
     would mix their files, so it stops at once, saying what to do."""
     held: list[int] = []
-    for path, flags in ((lock, os.O_CREAT), (database, 0)):
-        if path is None or (not flags and not path.is_file()):
-            continue
-        held.append(os.open(path, os.O_RDWR | os.O_CLOEXEC | flags, 0o644))
+    for path in [lock, *([database] if database and database.is_file() else [])]:
+        held.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
         try:
             fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
