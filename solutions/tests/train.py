@@ -110,6 +110,12 @@ def one_epoch(call_args, call_kwargs, question, args, answer):
             ("update", (params, grads, lr), ref.update(params, grads, lr))]
 
 
+def by_itself(train):
+    """train with the reference's forward, backward, update and mse standing in for the
+    student's (checks.alone), each forward answered with the rest of its epoch."""
+    return alone(train, ref, *HELPERS, foresee=one_epoch)
+
+
 def baseline(y):
     """The loss of always predicting the mean of y: a model must beat this."""
     return float(np.mean((y - y.mean(axis=0)) ** 2))
@@ -133,7 +139,7 @@ def loss_of(params, x, y, when):
 def train_loss_goes_down(train):
     """the loss of the weights train returns falls clearly from 1 to 40 epochs"""
     x, y = curve()
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     early, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=1, seed=1)
     late, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=40, seed=1)
     assert np.all(np.isfinite(losses)), "some of the losses train reports are nan or inf"
@@ -155,7 +161,7 @@ def train_fits_the_curve(train):
     # 6 hidden nodes at lr = 0.5 reached it within 200 epochs from each of 3,000 random
     # starts (normal / sqrt(d), normal * 0.1, uniform(-1, 1)): a correct train passes
     # whatever its seed or its way to start
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     params, _ = run_train(train, x, y, hidden_size=6, lr=0.5, epochs=200, seed=2)
     loss = loss_of(params, x, y, "after 200 epochs")
     assert loss < target, (
@@ -170,7 +176,7 @@ def train_fits_the_curve(train):
 def train_takes_gradient_descent_steps(train):
     """each epoch is one gradient-descent step: forward, mse, backward, update"""
     x, y = curve()
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     gen = rng("train steps")  # from course.yaml's seed: not known to students
     for epochs in (int(gen.integers(1, 6)), int(gen.integers(10, 20))):
         start, _ = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=epochs, seed=6)
@@ -190,7 +196,7 @@ def train_takes_gradient_descent_steps(train):
 def train_reports_the_loss_of_its_weights(train):
     """the losses train reports are those of the weights it returns"""
     x, y = curve()
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     params, losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=6, seed=5)
     _, longer = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=7, seed=5)
     assert agree(longer[:6], losses), (
@@ -213,7 +219,7 @@ def train_several_outputs(train):
     """train on 30 samples with 2 inputs and 2 outputs"""
     x = np.linspace(-1.0, 1.0, 60).reshape(30, 2)
     y = np.column_stack([x[:, 0] * x[:, 1], np.sin(2 * x[:, 0])])
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     early, _ = run_train(train, x, y, hidden_size=5, lr=0.5, epochs=1, seed=2)
     late, _ = run_train(train, x, y, hidden_size=5, lr=0.5, epochs=40, seed=2)
     start = loss_of(early, x, y, "after 1 epoch")
@@ -231,7 +237,7 @@ def train_is_repeatable(train):
     or other targets, other weights"""
     x, y = curve(20)
     other_y = np.cos(3.0 * x)
-    train = alone(train, ref, *HELPERS, foresee=one_epoch)
+    train = by_itself(train)
     first, first_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
     assert_finite(first, "train(epochs=3)")
     again, again_losses = run_train(train, x, y, hidden_size=8, lr=0.5, epochs=3, seed=3)
