@@ -330,13 +330,17 @@ def _alone(lock: Path, database: Path | None) -> list[int]:
     would mix their files, so it stops at once, saying what to do."""
     held: list[int] = []
     for path in [lock, *([database] if database and database.is_file() else [])]:
-        held.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
         try:
+            held.append(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644))
             fcntl.flock(held[-1], fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             _release(held)
             raise InputError(f"{path.parent}: another `grade` is writing there now; wait for "
                              "it to finish, or grade into another --out") from None
+        except OSError as error:
+            _release(held)
+            raise InputError(f"{path}: cannot be locked for this run ({error.strerror}); "
+                             "remove it and grade again") from None
     return held
 
 

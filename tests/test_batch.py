@@ -215,6 +215,10 @@ def test_a_second_grade_into_the_same_folder_stops_at_once(quick_course, tmp_pat
         with pytest.raises(InputError, match="another `grade` is writing there now"):
             grade(quick_course, make_class(tmp_path / "class", {"ada": REFERENCE}), out)
     assert not (out / "results").exists()
+    (out / "grading.lock").unlink()
+    (out / "grading.lock").mkdir()  # not a file: one clear line, not a traceback
+    with pytest.raises(InputError, match=r"grading.lock: cannot be locked for this run"):
+        grade(quick_course, make_class(tmp_path / "class2", {"ada": REFERENCE}), out)
 
 
 def _is_grading_process(pid: int) -> bool:
